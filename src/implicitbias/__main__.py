@@ -1,0 +1,3 @@
+from implicitbias.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""The experiment protocol shared by every paper experiment and validation.
+
+An experiment module (``implicitbias.experiments.<id>``) defines:
+
+* ``ID: str`` — its registry id (e.g. ``"relu_balance"``);
+* ``TITLE: str`` — one line for the report;
+* ``Config`` — a frozen dataclass with a ``seeds: int`` or ``seed: int`` field;
+* ``PRESETS: dict[str, Config]`` — at least ``"quick"`` and ``"paper"``;
+* ``run(config, run_dir: RunDir, progress: Progress | None = None) -> ExperimentResult``.
+
+``run`` writes its arrays, metrics and figures into ``run_dir`` and returns an
+:class:`ExperimentResult` whose :class:`Claim` rows put each of our numbers next to the
+paper's, with a verdict. The report and ``implicitbias run`` only use this protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+Verdict = Literal["reproduced", "differs", "not run"]
+
+__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "verdict_within", "mean_sd"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One reported number: the paper's value, ours, and the verdict.
+
+    Attributes:
+        experiment: experiment id.
+        claim: what is measured, in words (e.g. "ReLU per-unit ratio range at 40k").
+        paper: the paper's number as text (e.g. "[0.939, 1.0045]").
+        ours_seed0: our seed-0 value as text.
+        ours_mean_sd: "mean ± sd" over seeds as text ("" for single-seed numbers).
+        verdict: "reproduced", "differs" or "not run".
+        note: optional short explanation (e.g. why a number differs).
+    """
+
+    experiment: str
+    claim: str
+    paper: str
+    ours_seed0: str
+    ours_mean_sd: str = ""
+    verdict: Verdict = "reproduced"
+    note: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class ExperimentResult:
+    """What ``run`` returns: claims, scalar metrics and figure paths (relative to run dir)."""
+
+    experiment: str
+    claims: list[Claim] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+    wall_time_s: float = math.nan
+    command: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "claims": [c.to_dict() for c in self.claims],
+            "metrics": self.metrics,
+            "figures": list(self.figures),
+            "wall_time_s": self.wall_time_s,
+            "command": self.command,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExperimentResult:
+        return cls(
+            experiment=d["experiment"],
+            claims=[Claim(**c) for c in d.get("claims", [])],
+            metrics=d.get("metrics", {}),
+            figures=list(d.get("figures", [])),
+            wall_time_s=d.get("wall_time_s", math.nan),
+            command=d.get("command", ""),
+        )
+
+
+class Progress(Protocol):
+    """Minimal progress sink: ``progress(done, total, message)``; the CLI passes a rich bar."""
+
+    def __call__(self, done: int, total: int, message: str = "") -> None: ...
+
+
+def no_progress(done: int, total: int, message: str = "") -> None:
+    """A progress sink that does nothing."""
+    return None
+
+
+def mean_sd(values: Any, fmt: str = "{:.4g}") -> str:
+    """Format ``mean ± sd`` (sample sd, ddof=1) of a sequence of numbers."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        return ""
+    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return f"{fmt.format(float(v.mean()))} ± {fmt.format(sd)} (n={v.size})"
+
+
+def verdict_within(value: float, lo: float, hi: float) -> Verdict:
+    """"reproduced" if ``lo <= value <= hi`` else "differs" (NaN -> "differs")."""
+    return "reproduced" if (value == value and lo <= value <= hi) else "differs"
+
+
+ProgressFn = Callable[[int, int, str], None]
