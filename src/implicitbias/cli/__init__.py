@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "design_cmd",
     "reproduce_cmd",
     "sweep_cmd",
+    "ff_analyze_cmd",
 ]
 
 

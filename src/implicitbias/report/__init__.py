@@ -1,1 +1,1 @@
-"""report subpackage."""
+"""Figures and the HTML report."""

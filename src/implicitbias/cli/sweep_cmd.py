@@ -1,0 +1,66 @@
+"""``implicitbias sweep EXPERIMENT --grid k=v1,v2 --seeds 0-9`` — idempotent sweeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from implicitbias.cli import app
+from implicitbias.cli._progress import console, progress_bar
+from implicitbias.config import to_dict
+from implicitbias.experiments.runner import resolve_config
+from implicitbias.runs.executors import ClusterConfig, make_executor
+from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds, summarise, write_summary_csv
+from implicitbias.runs.sweep_runner import run_sweep
+
+
+@app.command("sweep")
+def sweep_command(
+    experiment: str = typer.Argument(..., help="experiment id"),
+    grid: list[str] = typer.Option([], "--grid", help="key=v1,v2,... (repeatable)"),
+    seeds: str | None = typer.Option(None, "--seeds", help="seed range 0-9 or list 0,3,5"),
+    preset: str = typer.Option("quick", "--preset"),
+    sets: list[str] = typer.Option([], "--set", help="fixed override key=value"),
+    out: Path = typer.Option(Path("runs"), "--out", help="runs root folder"),
+    executor: str = typer.Option("local", "--executor", help="local or dask"),
+    workers: int = typer.Option(2, "--workers"),
+    dask_address: str | None = typer.Option(None, "--dask-address", help="tcp://HOST:PORT of a running scheduler"),
+    dask_cluster: str | None = typer.Option(None, "--dask-cluster", help="slurm (dask-jobqueue)"),
+    cluster_config: Path | None = typer.Option(None, "--cluster-config", help="JSON file with ClusterConfig fields"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that failed before"),
+) -> None:
+    """Expand the grid × seeds, run each config once (completed runs are skipped), summarise."""
+    from implicitbias.config import from_dict
+
+    base = resolve_config(experiment, preset, sets)
+    configs = expand_grid(base, parse_grid(grid), parse_seeds(seeds) if seeds else None)
+    cc = from_dict(ClusterConfig, json.loads(cluster_config.read_text())) if cluster_config else None
+    ex = make_executor(executor, workers=workers, address=dask_address, cluster=dask_cluster, cluster_config=cc)
+    try:
+        with progress_bar() as p:
+            bar = p.add_task(experiment, total=len(configs), message="")
+            outcome = run_sweep(
+                experiment, [(pt, to_dict(c)) for pt, c in configs], str(out), ex,
+                preset=preset, retry_failed=retry_failed,
+                on_result=lambda st: p.update(bar, advance=1, message=st["status"]),
+            )
+    finally:
+        ex.close()
+    table = summarise(outcome.rows)
+    csv_path = write_summary_csv(table, Path(out) / experiment / "sweep_summary.csv")
+    t = Table(title=f"sweep {experiment}: {outcome.counts}")
+    cols = list(table[0]) if table else []
+    for c in cols:
+        t.add_column(c)
+    for row in table:
+        t.add_row(*[f"{row.get(c, ''):.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols])
+    console.print(t)
+    console.print(f"summary: {csv_path}")
+    for f in outcome.failed:
+        console.print(f"[red]failed[/] {f['path']}: {f['error']}")
+    if outcome.failed:
+        console.print("rerun with --retry-failed to retry the failed runs")
+        raise typer.Exit(1)

@@ -1,0 +1,144 @@
+"""Run one registered experiment into its run directory (the unit of work of every executor).
+
+:func:`execute_experiment` is a plain module-level function taking JSON-safe arguments, so
+it can be shipped to a process pool or a Dask worker; results travel back as run
+directories on a shared filesystem (plus a small JSON-safe status dict), never as pickled
+tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from implicitbias.config import from_dict, override, to_dict
+from implicitbias.errors import UserInputError
+from implicitbias.experiments import get_experiment
+from implicitbias.experiments.base import ExperimentResult, ProgressFn, no_progress
+from implicitbias.runs import RunDir, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "resolve_config",
+    "execute_experiment",
+    "load_result",
+    "rerun_command",
+]
+
+FAILED = "failed.json"
+
+
+def resolve_config(
+    experiment_id: str,
+    preset: str = "quick",
+    overrides: list[str] | tuple[str, ...] = (),
+    seeds: int | None = None,
+) -> Any:
+    """The config of ``experiment_id``: its preset (``full`` falls back to ``paper``),
+    then ``--seeds`` and ``--set key=value`` overrides."""
+    mod = get_experiment(experiment_id)
+    presets: dict[str, Any] = mod.PRESETS
+    name = preset
+    if name not in presets:
+        fallback = {"full": "paper", "cpu": "paper", "paper": "full"}.get(name)
+        if fallback in presets:
+            name = fallback
+        else:
+            raise UserInputError(
+                f"experiment {experiment_id!r} has no preset {preset!r} (have: {', '.join(presets)})"
+            )
+    cfg = presets[name]
+    extra = list(overrides)
+    if seeds is not None:
+        fields = to_dict(cfg)
+        if "seeds" in fields:
+            extra.insert(0, f"seeds={seeds}")
+        else:
+            raise UserInputError(f"experiment {experiment_id!r} has no 'seeds' setting")
+    return override(cfg, extra) if extra else cfg
+
+
+def rerun_command(experiment_id: str, preset: str, config: Any) -> str:
+    """The ``implicitbias run`` command line that reproduces ``config`` from ``preset``."""
+    mod = get_experiment(experiment_id)
+    base = to_dict(mod.PRESETS.get(preset, config))
+    cur = to_dict(config)
+    sets = [f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in cur.items() if base.get(k) != v]
+    cmd = ["implicitbias", "run", experiment_id, "--preset", preset]
+    for s in sets:
+        cmd += ["--set", s]
+    return shlex.join(cmd)
+
+
+def load_result(run: RunDir) -> ExperimentResult:
+    """The stored :class:`ExperimentResult` of a completed run."""
+    return ExperimentResult.from_dict(run.read_json("result"))
+
+
+def execute_experiment(
+    experiment_id: str,
+    config: dict[str, Any],
+    out_root: str,
+    *,
+    preset: str = "",
+    force: bool = False,
+    retry_failed: bool = True,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Run ``experiment_id`` with ``config`` (a dict) under ``out_root``.
+
+    Completed runs are reused (status ``"cached"``). A run that raises leaves
+    ``failed.json`` (error + traceback) in its directory and returns status ``"failed"``;
+    with ``retry_failed=False`` such a run is skipped (status ``"failed"`` again).
+
+    Returns:
+        ``{"experiment", "path", "status": "done"|"cached"|"failed", "error", "wall_time_s"}``.
+    """
+    mod = get_experiment(experiment_id)
+    cfg = from_dict(mod.Config, config)
+    run = RunDir.open(out_root, experiment_id, cfg, force=force)
+    status: dict[str, Any] = {"experiment": experiment_id, "path": str(run.path), "error": None}
+    if run.is_complete:
+        return {**status, "status": "cached", "wall_time_s": run.summary().get("wall_time_s")}
+    failed = run.path / FAILED
+    if failed.exists() and not retry_failed:
+        err = json.loads(failed.read_text()).get("error")
+        return {**status, "status": "failed", "error": err, "wall_time_s": None}
+    run.write_env(seed=config.get("seed"), device=config.get("device"))
+    t0 = time.perf_counter()
+    try:
+        result: ExperimentResult = mod.run(cfg, run, progress or no_progress)
+    except Exception as e:  # noqa: BLE001 - recorded, reported, retried on demand
+        log.exception("experiment %s failed", experiment_id)
+        atomic_write_json(
+            failed, {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+        )
+        return {**status, "status": "failed", "error": f"{type(e).__name__}: {e}", "wall_time_s": None}
+    wall = time.perf_counter() - t0
+    result.wall_time_s = wall
+    result.command = rerun_command(experiment_id, preset, cfg) if preset else ""
+    run.write_json("result", result.to_dict())
+    failed.unlink(missing_ok=True)
+    run.mark_complete({"wall_time_s": wall, "metrics": _scalars(result.metrics)})
+    return {**status, "status": "done", "wall_time_s": wall}
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, bool):
+            out[k] = float(v)
+        elif isinstance(v, (int, float)):
+            out[k] = float(v)
+    return out
+
+
+def run_path_of(status: dict[str, Any]) -> Path:
+    """The run directory of a status dict."""
+    return Path(status["path"])

@@ -1,0 +1,92 @@
+"""Evaluation: goodness of every label in one batched pass, prediction rules, accuracies.
+
+``label_goodness`` returns G ∈ R^{N×K×L}, G[n, k, l] = goodness of layer l for image n with
+label k. Layer 1 is computed once per image (reference §9.2): with c label slots per label
+(one per channel) and label value v,
+
+    N(embed(x, k)) = s · embed(x, k),     s = scale(‖clear(x)‖² + c·v²)   (label independent)
+    z_1(k) = s · (W_1 clear(x)) + s · v · Σ_{j∈S_k} W_1[:, j] + b_1,
+
+one (B, D)×(D, H) product plus K column additions instead of K products; layers ≥ 2 run on the
+(B·K, H) batch. Prediction rules on G (``skip`` = number of leading layers ignored):
+
+* ``softmax_sum`` (paper): argmax_k Σ_l softmax_k(G[:, :, l]);
+* ``goodness_sum`` (Hinton): argmax_k Σ_l G[:, :, l].
+"""
+
+from __future__ import annotations
+
+import torch
+
+from implicitbias.ff.core import FFNet, goodness, norm_scale
+from implicitbias.ff.embed import LabelEmbedding
+
+__all__ = [
+    "label_goodness",
+    "label_goodness_separate",
+    "predict",
+    "per_layer_predictions",
+    "layer_activations",
+]
+
+
+@torch.inference_mode()
+def label_goodness(
+    net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str, chunk: int = 1000
+) -> torch.Tensor:
+    """G (N, K, L) for all K labels in one batched pass (layer 1 shared)."""
+    K, L = emb.num_labels, len(net.layers)
+    w1, b1 = net.layers[0].weight, net.layers[0].bias
+    colsum = w1[:, emb.slots].sum(-1).T  # (K, H): Σ_{j∈S_k} W_1[:, j]
+    c = emb.slots.shape[1]
+    out = torch.empty(x.shape[0], K, L, dtype=torch.float32, device=x.device)
+    for s in range(0, x.shape[0], chunk):
+        xc = emb.cleared(x[s : s + chunk])
+        B = xc.shape[0]
+        sq = xc.pow(2).sum(1) + c * emb.value**2
+        scale = norm_scale(sq, xc.shape[1], net.norm, net.eps).unsqueeze(1)  # (B, 1)
+        base = (xc @ w1.T) * scale  # (B, H)
+        z1 = base.unsqueeze(1) + (emb.value * scale).unsqueeze(2) * colsum.unsqueeze(0) + b1
+        h = torch.relu_(z1).reshape(B * K, -1)
+        out[s : s + B, :, 0] = goodness(h, kind).view(B, K)
+        for li in range(1, L):
+            h = net.layer(li, h)
+            out[s : s + B, :, li] = goodness(h, kind).view(B, K)
+    return out
+
+
+def label_goodness_separate(net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """Reference/baseline: K separate single-label passes, autograd left on (as the paper's code)."""
+    K, L = emb.num_labels, len(net.layers)
+    out = torch.empty(x.shape[0], K, L, device=x.device)
+    for k in range(K):
+        y = torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)
+        hs = net.forward_all(emb.embed(x, y))
+        for li in range(L):
+            out[:, k, li] = goodness(hs[li], kind).detach()
+    return out
+
+
+def predict(G: torch.Tensor, rule: str = "softmax_sum", skip: int = 0) -> torch.Tensor:
+    """Predicted labels ``(N,)`` from G (N, K, L) by ``rule`` over layers ``skip..L−1``."""
+    g = G[:, :, skip:] if skip < G.shape[2] else G[:, :, -1:]
+    if rule == "softmax_sum":
+        return torch.softmax(g, dim=1).sum(2).argmax(1)
+    if rule == "goodness_sum":
+        return g.sum(2).argmax(1)
+    raise ValueError(f"unknown prediction rule {rule!r}")
+
+
+def per_layer_predictions(G: torch.Tensor) -> torch.Tensor:
+    """``(L, N)``: argmax over labels of each layer's goodness."""
+    return G.argmax(1).T
+
+
+@torch.inference_mode()
+def layer_activations(net: FFNet, x: torch.Tensor, chunk: int = 2000) -> list[torch.Tensor]:
+    """Hidden activities ``[h_1, ..., h_L]`` (each (N, H), float32) of already-embedded inputs."""
+    parts: list[list[torch.Tensor]] = [[] for _ in net.layers]
+    for s in range(0, x.shape[0], chunk):
+        for li, h in enumerate(net.forward_all(x[s : s + chunk])):
+            parts[li].append(h)
+    return [torch.cat(p) for p in parts]

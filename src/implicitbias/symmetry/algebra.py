@@ -1,0 +1,202 @@
+"""Linear symmetry algebras: fixed generator matrices evaluated as vector fields.
+
+A :class:`SymmetryAlgebra` holds ``k`` fixed matrices ``A_a`` (shape ``(k, D, D)``, float64)
+spanning a Lie algebra of linear vector fields ``xi_a(theta) = A_a theta`` that annihilate the
+predictor Jacobian: ``J_phi(theta) A_a theta = 0``. Everything θ-dependent (fields, Gram,
+orbit volume) is computed from these fixed matrices, so log-determinants change with the
+basis only by an additive constant (reference §9.2: never orthonormalise the fields at θ).
+
+Gauge (Kempf–Ness) methods live in :mod:`implicitbias.symmetry.gauge` and are exposed here
+as methods for convenience.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from implicitbias.symmetry.linalg import null_space, safe_logdet, span_basis
+
+__all__ = ["SymmetryAlgebra"]
+
+
+class SymmetryAlgebra:
+    """A Lie algebra of linear symmetries ``theta -> A_a theta``.
+
+    Args:
+        generators: ``(k, D, D)`` matrices ``A_a`` (converted to float64).
+        parametrization: the :class:`~implicitbias.symmetry.Parametrization` it acts on
+            (optional; used for descriptions).
+        names: optional human names of the generators.
+        info: free-form diagnostics (discovery mode, closure residual, rank history, ...).
+    """
+
+    def __init__(
+        self,
+        generators: torch.Tensor,
+        parametrization: Any = None,
+        names: list[str] | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        g = torch.as_tensor(generators).detach().to(torch.float64)
+        if g.dim() != 3 or g.shape[1] != g.shape[2]:
+            raise ValueError(f"generators must have shape (k, D, D), got {tuple(g.shape)}")
+        self._gen = g.contiguous()
+        self.parametrization = parametrization
+        self.names = list(names) if names is not None else [f"xi_{a}" for a in range(g.shape[0])]
+        self.info: dict[str, Any] = dict(info or {})
+        self._device_cache: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+        self._sym: SymmetryAlgebra | None = None
+
+    # ---- basics -------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """k, the dimension of the algebra."""
+        return int(self._gen.shape[0])
+
+    @property
+    def D(self) -> int:  # noqa: N802 - the paper's notation
+        """The dimension of parameter space."""
+        return int(self._gen.shape[1])
+
+    @property
+    def generators(self) -> torch.Tensor:
+        """``(k, D, D)`` float64 generator matrices (CPU)."""
+        return self._gen
+
+    def _gen_like(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype if x.dtype in (torch.float64, torch.float32) else torch.float64
+        key = (str(x.device), dtype)
+        if key not in self._device_cache:
+            self._device_cache[key] = self._gen.to(device=x.device, dtype=dtype)
+        return self._device_cache[key]
+
+    def fields(self, theta: torch.Tensor) -> torch.Tensor:
+        """Generator fields ``Xi(theta)``: column ``a`` is ``A_a theta``.
+
+        Args:
+            theta: ``(D,)`` or batched ``(..., D)``.
+
+        Returns:
+            ``(D, k)`` or ``(..., D, k)`` in ``theta``'s floating dtype and device.
+        """
+        theta = torch.as_tensor(theta)
+        if not torch.is_floating_point(theta):
+            theta = theta.to(torch.float64)
+        g = self._gen_like(theta)
+        return torch.einsum("aij,...j->...ia", g, theta.to(g.dtype))
+
+    def gram(self, theta: torch.Tensor) -> torch.Tensor:
+        """Generator Gram ``G = Xi^T Xi`` in float64: ``(k, k)`` or ``(..., k, k)``."""
+        f = self.fields(torch.as_tensor(theta).to(torch.float64))
+        return f.transpose(-1, -2) @ f
+
+    def log_volume(self, theta: torch.Tensor) -> torch.Tensor:
+        """Local orbit volume ``0.5 * log det G(theta)`` (float64; ``-inf`` where singular)."""
+        ld, _ = safe_logdet(self.gram(theta))
+        return 0.5 * ld
+
+    def project_out(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Remove from ``v`` its orthogonal projection onto the orbit tangent at ``theta``.
+
+        ``v - Xi (Xi^T Xi)^+ Xi^T v``, computed in float64 (pseudo-inverse where the Gram is
+        singular) and returned in ``v``'s dtype. Batched over leading dimensions:
+        ``theta`` ``(..., D)`` and ``v`` ``(..., D)``.
+        """
+        v = torch.as_tensor(v)
+        out_dtype = v.dtype if torch.is_floating_point(v) else torch.float64
+        th = torch.as_tensor(theta).to(device=v.device, dtype=torch.float64)
+        f = self.fields(th)  # (..., D, k)
+        if self.dim == 0:
+            return v.clone()
+        v64 = v.to(torch.float64)
+        rhs = (f.transpose(-1, -2) @ v64.unsqueeze(-1))  # (..., k, 1)
+        gram = f.transpose(-1, -2) @ f
+        l, info = torch.linalg.cholesky_ex(gram)
+        coef = torch.cholesky_solve(rhs, l)
+        bad = (info != 0) | ~torch.isfinite(coef).all(-1).all(-1)
+        if bool(bad.any()):
+            coef = torch.where(bad[..., None, None], torch.linalg.pinv(gram, hermitian=True) @ rhs, coef)
+        return (v64 - (f @ coef).squeeze(-1)).to(out_dtype)
+
+    # ---- structure ----------------------------------------------------------------------
+    def commutator_residual(self, max_pairs: int | None = None) -> float:
+        """Max relative distance of ``[A_a, A_b]`` from the span (0 for a closed algebra).
+
+        Residual of the least-squares fit of each commutator (as a flattened ``D*D`` vector)
+        by the generators, divided by ``||A_a|| ||A_b||``.
+        """
+        k = self.dim
+        if k < 2:
+            return 0.0
+        g = self._gen
+        basis = span_basis(g.reshape(k, -1))
+        pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
+        if max_pairs is not None and len(pairs) > max_pairs:
+            step = len(pairs) / max_pairs
+            pairs = [pairs[int(i * step)] for i in range(max_pairs)]
+        norms = g.reshape(k, -1).norm(dim=1)
+        worst = 0.0
+        chunk = max(1, 2_000_000 // max(1, self.D * self.D))
+        for i in range(0, len(pairs), chunk):
+            pa = torch.tensor([p[0] for p in pairs[i : i + chunk]])
+            pb = torch.tensor([p[1] for p in pairs[i : i + chunk]])
+            c = g[pa] @ g[pb] - g[pb] @ g[pa]
+            cv = c.reshape(len(pa), -1)
+            res = cv - (cv @ basis.T) @ basis
+            rel = res.norm(dim=1) / (norms[pa] * norms[pb]).clamp(min=1e-300)
+            worst = max(worst, float(rel.max()))
+        return worst
+
+    def symmetric_part(self) -> SymmetryAlgebra:
+        """The symmetric (non-compact, balancing) generators ``S_a = S_a^T`` in the algebra.
+
+        Computed as the subspace ``{sum_a c_a A_a : sum_a c_a (A_a - A_a^T) = 0}`` with a fixed
+        (θ-independent) basis. For a transpose-closed algebra (all catalogue entries) this is
+        the ``p`` in the Cartan decomposition ``g = k + p``; ``info["self_adjoint"]`` records
+        whether ``dim p + dim k == dim g``.
+        """
+        if self._sym is not None:
+            return self._sym
+        k = self.dim
+        if k == 0:
+            self._sym = SymmetryAlgebra(self._gen[:0], self.parametrization, [], {"self_adjoint": True})
+            return self._sym
+        flat = self._gen.reshape(k, -1)
+        skew = (self._gen - self._gen.transpose(1, 2)).reshape(k, -1)
+        symm = (self._gen + self._gen.transpose(1, 2)).reshape(k, -1)
+        scale = flat.norm(dim=1).clamp(min=1e-300)
+        ns, _ = null_space((skew / scale[:, None]).T, rtol=1e-10)  # coefficient space
+        nk, _ = null_space((symm / scale[:, None]).T, rtol=1e-10)
+        coeff = ns / scale[:, None]
+        s = torch.einsum("am,aij->mij", coeff, self._gen)
+        s = 0.5 * (s + s.transpose(1, 2))  # exact symmetry (removes rounding)
+        names = [f"S_{m}" for m in range(s.shape[0])]
+        if s.shape[0] == k:
+            s, names = self._gen, list(self.names)
+        self._sym = SymmetryAlgebra(
+            s, self.parametrization, names,
+            {"self_adjoint": ns.shape[1] + nk.shape[1] == k, "compact_dim": nk.shape[1]},
+        )
+        return self._sym
+
+    # ---- gauge (see implicitbias.symmetry.gauge) -----------------------------------------
+    def moment_map(self, theta: torch.Tensor) -> torch.Tensor:
+        """``chi_a = 0.5 theta^T S_a theta`` for the symmetric generators: ``(m,)`` or ``(..., m)``."""
+        from implicitbias.symmetry.gauge import moment_map
+
+        return moment_map(self, theta)
+
+    def balance(self, theta: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """The minimum-norm point of ``theta``'s orbit (moment map 0); same predictor."""
+        from implicitbias.symmetry.gauge import balance
+
+        return balance(self, theta, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (generators as nested lists)."""
+        return {"dim": self.dim, "D": self.D, "names": self.names, "generators": self._gen.tolist()}
+
+    def __repr__(self) -> str:
+        return f"SymmetryAlgebra(dim={self.dim}, D={self.D})"
