@@ -4,8 +4,37 @@ Two halves share one library:
 
 * symmetry-induced implicit bias of SGD (``implicitbias.symmetry``, ``.dynamics``, ``.design``);
 * Forward-Forward representations (``implicitbias.ff``, ``.analysis``).
+
+The symmetry core is re-exported here (imported lazily, so ``import implicitbias`` stays
+light): ``Parametrization``, ``SymmetryAlgebra``, ``discover_symmetries``, ``induced_bias``
+and the ``catalog`` module.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Parametrization": ("implicitbias.symmetry.parametrization", "Parametrization"),
+    "SymmetryAlgebra": ("implicitbias.symmetry.algebra", "SymmetryAlgebra"),
+    "discover_symmetries": ("implicitbias.symmetry.discovery", "discover_symmetries"),
+    "induced_bias": ("implicitbias.symmetry.gauge", "induced_bias"),
+    "catalog": ("implicitbias.symmetry.catalog", None),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'implicitbias' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

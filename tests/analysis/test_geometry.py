@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from implicitbias.analysis import LinearCKAAccumulator, cka_matrix, linear_cka, twonn_dimension
-from implicitbias.analysis.geometry import hsic_unbiased_gram, twonn_ratios
+from implicitbias.analysis.geometry import hsic_unbiased_gram, twonn_dadapy, twonn_ratios
 
 
 @pytest.mark.parametrize("d", [2, 5, 8])
@@ -72,11 +72,17 @@ def test_cka_minibatch_equals_full_batch() -> None:
     for unb in (False, True):
         full = linear_cka(x, y, unbiased=unb)
         acc = LinearCKAAccumulator()
-        for s in (0, 13, 50, 51, 90):
-            pass
         bounds = [0, 13, 50, 51, 90, 101]
         for a_, b_ in zip(bounds[:-1], bounds[1:], strict=True):
             acc.update(x[a_:b_], y[a_:b_])
         assert acc.result(unbiased=unb) == pytest.approx(full, rel=1e-10)
     names, m = cka_matrix({"a": x, "b": y, "c": x})
     assert names == ["a", "b", "c"] and m[0, 2] == pytest.approx(1.0) and m[1, 0] == m[0, 1]
+
+
+def test_twonn_agrees_with_dadapy_when_installed() -> None:
+    pytest.importorskip("dadapy", reason="DADApy is the optional 'analysis' extra")
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2000, 6)) @ rng.normal(size=(6, 20))
+    ref = twonn_dadapy(x)
+    assert ref is not None and twonn_dimension(x) == pytest.approx(ref, rel=0.1)

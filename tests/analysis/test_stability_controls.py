@@ -12,7 +12,6 @@ from implicitbias.analysis import (
     drive_decomposition,
     drive_summary,
     ensemble_stability_seeds,
-    ensembles_loo,
     label_controls,
     match_units,
     nearest_ensemble_predict,

@@ -29,7 +29,12 @@ from implicitbias.analysis.ensembles import (
     selectivity_index,
     specificity_stats,
 )
-from implicitbias.analysis.geometry import LinearCKAAccumulator, cka_matrix, linear_cka, twonn_dimension
+from implicitbias.analysis.geometry import (
+    LinearCKAAccumulator,
+    cka_matrix,
+    linear_cka,
+    twonn_dimension,
+)
 from implicitbias.analysis.inhibition import drive_decomposition, drive_summary, weight_sign_stats
 from implicitbias.analysis.sparsity import (
     HoyerSummary,
@@ -42,8 +47,16 @@ from implicitbias.analysis.sparsity import (
     hoyer_per_unit,
     hoyer_summary,
 )
-from implicitbias.analysis.stability import ensemble_stability_seeds, match_units, split_half_stability
-from implicitbias.analysis.zeroshot import nearest_ensemble_predict, zero_shot_forms, zero_shot_stats
+from implicitbias.analysis.stability import (
+    ensemble_stability_seeds,
+    match_units,
+    split_half_stability,
+)
+from implicitbias.analysis.zeroshot import (
+    nearest_ensemble_predict,
+    zero_shot_forms,
+    zero_shot_stats,
+)
 
 __all__ = [
     "HoyerSummary", "LinearCKAAccumulator", "active_fraction", "benjamini_hochberg", "cka_matrix",

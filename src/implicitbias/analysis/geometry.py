@@ -34,6 +34,7 @@ from implicitbias.analysis._arrays import ArrayLike, as_2d
 __all__ = [
     "twonn_ratios",
     "twonn_dimension",
+    "twonn_dadapy",
     "linear_cka",
     "LinearCKAAccumulator",
     "hsic_unbiased_gram",
@@ -81,6 +82,20 @@ def twonn_dimension(x: ArrayLike, method: str = "fit", fraction: float = 0.9) ->
     xs = order[:keep]
     ys = -np.log(1.0 - f_emp[:keep])
     return float((xs @ ys) / (xs @ xs))
+
+
+def twonn_dadapy(x: ArrayLike) -> float | None:
+    """TwoNN dimension by DADApy (``Data(x).compute_id_2NN()``), or ``None`` if not installed.
+
+    DADApy is the optional ``analysis`` extra, used only to cross-check
+    :func:`twonn_dimension`; nothing in the library requires it.
+    """
+    try:
+        from dadapy import Data  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    est = Data(coordinates=as_2d(x)).compute_id_2NN()
+    return float(est[0] if isinstance(est, tuple) else est)
 
 
 class LinearCKAAccumulator:

@@ -8,7 +8,13 @@ torch tensors. See :mod:`implicitbias.data.loaders` for normalisation presets an
 :mod:`implicitbias.data.registry` for the search order of data folders.
 """
 
-from implicitbias.data.loaders import NORMALIZATION, checksum_status, load_dataset, load_raw, normalize
+from implicitbias.data.loaders import (
+    NORMALIZATION,
+    checksum_status,
+    load_dataset,
+    load_raw,
+    normalize,
+)
 from implicitbias.data.registry import SPECS, DatasetSpec, cache_root, find_source, resolve_data_dir
 
 __all__ = [

@@ -1,7 +1,8 @@
 """CIFAR-10 "python version" batches read with a restricted unpickler.
 
 A pickle can execute arbitrary code through the globals it names. :class:`SafeUnpickler`
-resolves only NumPy's array-reconstruction callables, ``ndarray`` and ``dtype``; any other
+resolves only NumPy's array-reconstruction callables, ``ndarray``, ``dtype`` and
+``_codecs.encode`` (str → bytes); any other
 global (``os.system``, ``builtins.eval``, ...) raises :class:`~implicitbias.errors.DataError`.
 Dicts, lists, bytes and numbers need no globals and load normally.
 """
@@ -28,6 +29,7 @@ _ALLOWED = {
     ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
 }
 
 

@@ -64,8 +64,10 @@ class OnlineTeacher(DataSource):
     """Fresh teacher samples: ``x ~ N(0, I_d)`` ``(B, d)``, ``y = teacher(x) + noise_std ε``.
 
     Args:
-        teacher: maps inputs ``(..., B, d)`` to targets ``(..., B, out_dim)``; it is called
-            once per step on the ``(C, B, d)`` inputs of all chains (no gradient).
+        teacher: maps a 2-D input matrix ``(N, d)`` to targets ``(N, out_dim)``; it is called
+            once per step on the ``(C·B, d)`` inputs of all chains stacked (no gradient).
+            Always calling it on a 2-D matrix keeps each chain's targets bit-identical
+            whatever the number of chains (a ``(1, B, d)`` batch can take another BLAS path).
         input_dim: ``d``.
         output_dim: number of targets per sample.
         batch_size: ``B``.
@@ -90,9 +92,10 @@ class OnlineTeacher(DataSource):
         return {"x": (self.B, self.d), "y": (self.B, self.o)}
 
     def batch(self, noise, n_chains):  # type: ignore[override]
-        x = noise["x"]
+        x = noise["x"].contiguous()
+        C = x.shape[0]
         with torch.no_grad():
-            y = self.teacher(x)
+            y = self.teacher(x.view(C * self.B, self.d)).reshape(C, self.B, self.o)
         if self.noise_std > 0:
             y = y + self.noise_std * noise["eps"]
         return {"x": x, "y": y}

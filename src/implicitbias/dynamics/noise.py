@@ -3,7 +3,7 @@
 Every chain ``c`` owns a ``torch.Generator`` seeded with
 ``derive_seed(seed, "dynamics-chain", chain_id)``. Each block of ``K`` steps draws, per chain,
 one ``(K, n_normal)`` standard-normal array and one ``(K, n_uniform)`` U[0, 1) array, in that
-order. The variates of chain ``c`` at step ``t`` therefore depend only on
+order, stored step-major (``(K, C, n)``) so that one step's variates are contiguous. The variates of chain ``c`` at step ``t`` therefore depend only on
 ``(seed, chain_id, t)`` and on the noise layout, never on how many chains run beside it.
 
 Resuming at step ``t`` restores the generator states saved at the start of block
@@ -45,7 +45,8 @@ class ChainNoise:
     """Block-drawn noise for ``C`` chains with independent, C-independent streams.
 
     Args:
-        specs: name -> :class:`NoiseSpec`, the variates needed at every step.
+        specs: name -> :class:`NoiseSpec`, the variates needed at every step; a name may be a
+            tuple path, e.g. ``("rule", "0", "xi")``, and :meth:`draw` then returns nested dicts.
         seed: base seed.
         chain_ids: global indices of the chains simulated here (length C).
         block: steps per block ``K``.
@@ -72,43 +73,47 @@ class ChainNoise:
             self.gens.append(g)
         n_norm = sum(s.size for s in self.specs.values() if s.kind == "normal")
         n_unif = sum(s.size for s in self.specs.values() if s.kind == "uniform")
-        self._normal = torch.empty(C, self.block, n_norm, dtype=dtype, device=device)
-        self._uniform = torch.empty(C, self.block, n_unif, dtype=dtype, device=device)
-        # (name, source, offset, size, shape)
-        self._layout: list[tuple[str, str, int, int, tuple[int, ...]]] = []
+        self._normal = torch.empty(self.block, C, n_norm, dtype=dtype, device=device)
+        self._uniform = torch.empty(self.block, C, n_unif, dtype=dtype, device=device)
+        # (path, source, offset, size, shape)
+        self._layout: list[tuple[tuple, str, int, int, tuple[int, ...]]] = []
         off = {"normal": 0, "uniform": 0}
         for name, s in self.specs.items():
-            self._layout.append((name, s.kind, off[s.kind], s.size, s.shape))
+            path = name if isinstance(name, tuple) else (name,)
+            self._layout.append((path, s.kind, off[s.kind], s.size, s.shape))
             off[s.kind] += s.size
         self._block_start_states: list[torch.Tensor] | None = None
         self._filled_block = -1
 
     def _refill(self, block_index: int) -> None:
         self._block_start_states = [g.get_state() for g in self.gens]
+        nn, nu = self._normal.shape[2], self._uniform.shape[2]
+        kw = {"dtype": self._normal.dtype, "device": self._normal.device}
         for c, g in enumerate(self.gens):
-            if self._normal.shape[2]:
-                torch.randn(self.block, self._normal.shape[2], generator=g, out=self._normal[c],
-                            dtype=self._normal.dtype, device=self._normal.device)
-            if self._uniform.shape[2]:
-                torch.rand(self.block, self._uniform.shape[2], generator=g, out=self._uniform[c],
-                           dtype=self._uniform.dtype, device=self._uniform.device)
+            if nn:
+                self._normal[:, c] = torch.randn(self.block, nn, generator=g, **kw)
+            if nu:
+                self._uniform[:, c] = torch.rand(self.block, nu, generator=g, **kw)
         self._filled_block = block_index
 
-    def draw(self, step: int) -> dict[str, torch.Tensor]:
+    def draw(self, step: int) -> dict:
         """The named variates of step ``step`` for all chains: name -> ``(C, *shape)`` views.
 
-        The views alias an internal buffer that is overwritten at the next block; use them
-        within the step.
+        Tuple names give nested dicts. The views alias an internal buffer that is overwritten
+        at the next block; use them within the step.
         """
         b, j = divmod(int(step), self.block)
         if b != self._filled_block:
             self._refill(b)
-        C = self._normal.shape[0]
-        rows = {"normal": self._normal[:, j], "uniform": self._uniform[:, j]}
-        return {
-            name: rows[src][:, off : off + size].view(C, *shape)
-            for name, src, off, size, shape in self._layout
-        }
+        C = self._normal.shape[1]
+        rows = {"normal": self._normal[j], "uniform": self._uniform[j]}
+        out: dict = {}
+        for path, src, off, size, shape in self._layout:
+            d = out
+            for key in path[:-1]:
+                d = d.setdefault(key, {})
+            d[path[-1]] = rows[src][:, off : off + size].view(C, *shape)
+        return out
 
     # ---- checkpointing -------------------------------------------------------------------
     def state_for(self, step: int) -> torch.Tensor:
@@ -126,7 +131,7 @@ class ChainNoise:
     def restore(self, states: torch.Tensor, step: int) -> None:
         """Restore :meth:`state_for` output for a run resuming after ``step`` steps."""
         for g, s in zip(self.gens, states, strict=True):
-            g.set_state(s.to(torch.uint8).contiguous())
+            g.set_state(s.to(torch.uint8).clone())
         self._filled_block = -1
         b, j = divmod(int(step), self.block)
         if j:

@@ -18,6 +18,7 @@ Rules (all with learning rate / time step ``lr = η``):
 * :func:`projected_langevin`: ``delta += sqrt(2 T η) P_⊥ ξ`` with
   ``P_⊥ = I − Ξ (ΞᵀΞ)^+ Ξᵀ`` removing the span of the orbit fields ``Ξ(θ)`` (``(D, k)``).
 * :func:`label_noise`: ``batch[key] += σ ε`` before the gradient, ε ~ N(0, 1) per target.
+* :func:`drift`: ``delta += η b(θ)`` for a user drift field (e.g. ``−T ∇ log vol``).
 
 **Temperature of SGD.** With per-sample gradient covariance Σ(θ) and batch size B, one SGD
 step has noise ``−η (g_B − g)`` of covariance ``η² Σ / B``; one Langevin step has
@@ -32,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 
 import torch
 
@@ -47,11 +49,18 @@ __all__ = [
     "langevin",
     "projected_langevin",
     "label_noise",
+    "drift",
     "project_out_fields",
     "sgd_temperature",
 ]
 
 Tensor = torch.Tensor
+_EMPTY: dict = {}
+
+
+def _plus(delta: Tensor | None, x: Tensor) -> Tensor:
+    """``delta + x`` where ``None`` stands for a zero update (saves a zeros tensor per step)."""
+    return x if delta is None else delta + x
 
 
 class Rule:
@@ -68,40 +77,33 @@ class Rule:
         """Rewrite the batch before the gradient (default: unchanged)."""
         return batch
 
-    def update(self, delta: Tensor, grad: Tensor, theta: Tensor, noise: dict[str, Tensor]) -> Tensor:
-        """Return the new update ``delta`` (``(C, D)``); default: unchanged."""
+    def update(self, delta: Tensor | None, grad: Tensor, theta: Tensor, noise: dict[str, Tensor]) -> Tensor | None:
+        """Return the new update ``delta`` (``(C, D)``; ``None`` means zero); default: unchanged."""
         return delta
 
 
 @dataclass(frozen=True)
 class Chain(Rule):
-    """Rules applied in order; noise names are prefixed with the rule's position."""
+    """Rules applied in order. Noise names are tuples ``(str(position), name)``: the
+    chain's noise dict is nested, ``noise[str(i)]`` holding rule ``i``'s variates."""
 
     rules: tuple[Rule, ...] = ()
 
-    def noise_spec(self, dim: int, batch_shapes: Mapping[str, tuple[int, ...]]) -> dict[str, NoiseSpec]:
-        out: dict[str, NoiseSpec] = {}
+    def noise_spec(self, dim: int, batch_shapes: Mapping[str, tuple[int, ...]]) -> dict:
+        out: dict = {}
         for i, r in enumerate(self.rules):
             for k, v in r.noise_spec(dim, batch_shapes).items():
-                out[f"{i}.{k}"] = v
+                out[(str(i), k)] = v
         return out
 
-    def split(self, noise: Mapping[str, Tensor]) -> list[dict[str, Tensor]]:
-        """Per-rule noise dicts (prefix removed)."""
-        parts: list[dict[str, Tensor]] = [{} for _ in self.rules]
-        for k, v in noise.items():
-            i, name = k.split(".", 1)
-            parts[int(i)][name] = v
-        return parts
-
     def transform_batch(self, batch, noise, theta):  # type: ignore[override]
-        for r, n in zip(self.rules, self.split(noise), strict=True):
-            batch = r.transform_batch(batch, n, theta)
+        for i, r in enumerate(self.rules):
+            batch = r.transform_batch(batch, noise.get(str(i), _EMPTY), theta)
         return batch
 
     def update(self, delta, grad, theta, noise):  # type: ignore[override]
-        for r, n in zip(self.rules, self.split(noise), strict=True):
-            delta = r.update(delta, grad, theta, n)
+        for i, r in enumerate(self.rules):
+            delta = r.update(delta, grad, theta, noise.get(str(i), _EMPTY))
         return delta
 
 
@@ -129,7 +131,7 @@ class GradientStep(Rule):
     lr: float
 
     def update(self, delta, grad, theta, noise):  # type: ignore[override]
-        return delta - self.lr * grad
+        return _plus(delta, -self.lr * grad)
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class WeightDecay(Rule):
     lam: float
 
     def update(self, delta, grad, theta, noise):  # type: ignore[override]
-        return delta - (self.lr * self.lam) * theta
+        return _plus(delta, -(self.lr * self.lam) * theta)
 
 
 @dataclass(frozen=True)
@@ -154,14 +156,15 @@ class Langevin(Rule):
         return {"xi": NoiseSpec((dim,))}
 
     def update(self, delta, grad, theta, noise):  # type: ignore[override]
-        return delta + math.sqrt(2.0 * self.temperature * self.lr) * noise["xi"]
+        return _plus(delta, math.sqrt(2.0 * self.temperature * self.lr) * noise["xi"])
 
 
 def project_out_fields(fields: Tensor, v: Tensor) -> Tensor:
     """Remove from ``v`` its component in the span of ``fields``.
 
-    Computes ``P_⊥ v = v − Ξ c`` with ``c = argmin ‖Ξ c − v‖`` (least squares, so rank-
-    deficient Ξ at singular points is handled), in float64.
+    Computes ``P_⊥ v = v − Ξ c`` with ``c = (ΞᵀΞ)^+ Ξᵀ v`` (pseudo-inverse through an
+    eigendecomposition, eigenvalues below 1e-12 of the largest dropped: dependent fields or a
+    singular orbit) plus one step of iterative refinement, in float64.
 
     Args:
         fields: ``(C, D, k)`` orbit fields Ξ (or ``(D, k)``).
@@ -174,14 +177,22 @@ def project_out_fields(fields: Tensor, v: Tensor) -> Tensor:
     x = v.to(torch.float64).unsqueeze(-1)
     if F.shape[-1] == 0:
         return v
-    # normal equations with a pseudo-inverse of the small k x k Gram (stable for k << D)
-    G = F.transpose(-1, -2) @ F
-    rhs = F.transpose(-1, -2) @ x
-    coef = torch.linalg.pinv(G, hermitian=True) @ rhs
-    out = x - F @ coef
-    # one refinement step removes the residual left by the normal equations
-    coef2 = torch.linalg.pinv(G, hermitian=True) @ (F.transpose(-1, -2) @ out)
-    out = out - F @ coef2
+    Ft = F.transpose(-1, -2)
+    G = Ft @ F
+    # Rank-deficient Grams (dependent fields, e.g. so(3) on R³, or a vanishing field at a
+    # singular orbit) make Cholesky fail, and its failure path is slow in batched LAPACK;
+    # an eigendecomposition with a relative cut-off is the pseudo-inverse there.
+    lam, Q = torch.linalg.eigh(G)
+    cut = 1e-12 * lam[..., -1:].clamp_min(1e-300)
+    inv = torch.where(lam > cut, 1.0 / torch.where(lam > cut, lam, torch.ones_like(lam)), torch.zeros_like(lam))
+    Qt = Q.transpose(-1, -2)
+
+    def solve(rhs: Tensor) -> Tensor:
+        return Q @ (inv[..., None] * (Qt @ rhs))
+
+    out = x
+    for _ in range(2):  # normal equations + one step of iterative refinement
+        out = out - F @ solve(Ft @ out)
     return out.squeeze(-1).to(v.dtype)
 
 
@@ -208,7 +219,18 @@ class ProjectedLangevin(Rule):
         else:
             assert self.fields is not None
             p = project_out_fields(self.fields(theta), xi)
-        return delta + math.sqrt(2.0 * self.temperature * self.lr) * p.to(delta.dtype)
+        return _plus(delta, math.sqrt(2.0 * self.temperature * self.lr) * p.to(theta.dtype))
+
+
+@dataclass(frozen=True)
+class Drift(Rule):
+    """``delta += lr * b(θ)`` for a batched drift field ``b: (C, D) -> (C, D)``."""
+
+    lr: float
+    field: Callable[[Tensor], Tensor] = dataclass_field(compare=False, default=None)  # type: ignore[assignment]
+
+    def update(self, delta, grad, theta, noise):  # type: ignore[override]
+        return _plus(delta, self.lr * self.field(theta).to(theta.dtype))
 
 
 @dataclass(frozen=True)
@@ -264,6 +286,13 @@ def projected_langevin(
 def label_noise(sigma: float, key: str = "y") -> Rule:
     """Fresh Gaussian label noise of standard deviation ``sigma`` on ``batch[key]``."""
     return LabelNoise(_check_positive("label noise sigma", sigma), key)
+
+
+def drift(lr: float, field_fn: Callable[[Tensor], Tensor]) -> Rule:
+    """Extra deterministic drift ``θ += lr b(θ)`` (e.g. ``b = −T ∇ log vol(orbit)``)."""
+    if not callable(field_fn):
+        raise UserInputError("drift needs a callable field (C, D) -> (C, D)")
+    return Drift(_check_positive("lr", lr, False), field_fn)
 
 
 def sgd_temperature(lr: float, batch_size: int, grad_var: float) -> float:

@@ -24,6 +24,7 @@ __all__ = ["Simulator", "SimResult", "ParamLayout"]
 
 log = logging.getLogger(__name__)
 Tensor = torch.Tensor
+_EMPTY: dict = {}
 LossFn = Callable[[dict[str, Tensor], dict[str, Tensor]], Tensor]
 
 
@@ -152,22 +153,22 @@ class Simulator:
         bshapes = self.data.batch_shapes()
         self._data_spec = self.data.noise_spec()
         self._rule_spec = self.rule.noise_spec(self.layout.dim, bshapes)
-        self.noise_spec = {**{f"data.{k}": v for k, v in self._data_spec.items()},
-                           **{f"rule.{k}": v for k, v in self._rule_spec.items()}}
+        self.noise_spec = {**{("data", k): v for k, v in self._data_spec.items()},
+                           **{("rule", *k): v for k, v in self._rule_spec.items()}}
 
     # ---- one step --------------------------------------------------------------------------
     def _step(self, theta: Tensor, noise: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         C = theta.shape[0]
-        dnoise = {k[5:]: v for k, v in noise.items() if k.startswith("data.")}
-        rnoise = {k[5:]: v for k, v in noise.items() if k.startswith("rule.")}
+        dnoise = noise.get("data", _EMPTY)
+        rnoise = noise.get("rule", _EMPTY)
         batch = self.data.batch(dnoise, C)
         batch = self.rule.transform_batch(batch, rnoise, theta)
         th = theta.detach().requires_grad_(True)
         with torch.enable_grad():
             losses = self._loss(self.layout.unflatten(th), batch)
             (grad,) = torch.autograd.grad(losses.sum(), th)
-        delta = self.rule.update(torch.zeros_like(theta), grad, theta, rnoise)
-        return theta + delta, losses.detach()
+        delta = self.rule.update(None, grad, theta, rnoise)
+        return (theta.clone() if delta is None else theta + delta), losses.detach()
 
     def _observe(self, theta: Tensor) -> dict[str, Tensor]:
         params = self.layout.unflatten(theta)
@@ -229,7 +230,7 @@ class Simulator:
         frozen_at = torch.full((C,), -1, dtype=torch.int64)
         signature = {"name": name, "seed": int(seed), "chain_ids": ids, "steps": steps,
                      "record_every": self.record_every, "block": self.block, "dim": self.layout.dim,
-                     "noise": {k: [list(v.shape), v.kind] for k, v in self.noise_spec.items()},
+                     "noise": {"/".join(k): [list(v.shape), v.kind] for k, v in self.noise_spec.items()},
                      "dtype": str(self.dtype)}
         start = 0
         if run_dir is not None:
@@ -250,7 +251,7 @@ class Simulator:
         end = steps if stop_after is None else min(steps, int(stop_after))
         for t in range(start, end):
             new, losses = self._step(theta, noise.draw(t))
-            bad = ~torch.isfinite(new).all(dim=1)
+            bad = ~torch.isfinite(new.sum(dim=1))  # a non-finite entry makes the row sum non-finite
             if any_frozen or bool(bad.any()):
                 newly = bad & ~frozen
                 if bool(newly.any()):

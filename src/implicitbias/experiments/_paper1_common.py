@@ -13,9 +13,10 @@ amortise the per-call overhead.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,38 @@ __all__ = [
     "claim",
     "Stopwatch",
     "chain_seeds",
+    "torch_threads",
+    "threaded",
 ]
+
+
+def threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: run ``fn(cfg, ...)`` inside ``torch_threads(cfg.threads)``."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(cfg: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch_threads(getattr(cfg, "threads", 0)):
+            return fn(cfg, *args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` and restore the old value after.
+
+    The loops here run thousands of tiny batched ops per second; intra-op threading only
+    adds synchronisation cost (on a loaded 2-core box a (8, 20, 20) ``bmm`` took 1 ms with
+    2 threads and 4 µs with 1). ``n <= 0`` leaves the setting unchanged.
+    """
+    old = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def chain_seeds(seed: int, n: int) -> list[int]:
@@ -162,7 +194,7 @@ def claim(
         claim=what,
         paper=paper,
         ours_seed0=seed0_text if seed0_text is not None else fmt(s0, digits),
-        ours_mean_sd=mean_text if mean_text is not None else mean_sd(v, "{:.%dg}" % digits),
+        ours_mean_sd=mean_text if mean_text is not None else mean_sd(v, "{:." + str(digits) + "g}"),
         verdict=verdict,
         note=note,
     )

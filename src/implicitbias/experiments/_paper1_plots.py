@@ -103,7 +103,9 @@ def plot_spectral(
     """
     fig, (a, b) = plt.subplots(1, 2, figsize=(10.4, 3.6))
     k = np.arange(w_true.shape[1])
-    a.stem(k, w_true[0], linefmt="k-", markerfmt="ko", basefmt=" ", label="True")
+    nz = np.nonzero(w_true[0])[0]
+    a.stem(nz, w_true[0][nz], linefmt="k-", markerfmt="ko", basefmt=" ", label="True")
+    a.axhline(0.0, color="k", lw=0.5)
     offs = np.linspace(-0.25, 0.25, len(ws))
     for (name, w), c, o in zip(ws.items(), ["C1", "C2", "C0"], offs, strict=False):
         a.stem(k + o, w[0], linefmt=f"{c}-", markerfmt=f"{c}.", basefmt=" ", label=name)

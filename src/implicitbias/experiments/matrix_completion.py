@@ -49,6 +49,7 @@ class Config:
     log_every: int = 1000
     block: int = 1000
     device: str = "cpu"
+    threads: int = 1
 
 
 PRESETS: dict[str, Config] = {
@@ -82,11 +83,12 @@ def bias_terms(sv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return A, B
 
 
+@C.threaded
 def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tensor]:
     """Run all chains; return logged arrays."""
     dev = resolve_device(cfg.device)
     seeds = C.chain_seeds(cfg.seed, cfg.seeds)
-    S, m, r, k = len(seeds), cfg.size, cfg.rank, len(cfg.true_sv)
+    S, m, r = len(seeds), cfg.size, cfg.rank
     Ms, Om, P0, Q0 = [], [], [], []
     for g in C.chain_generators(seeds, f"{ID}/init", torch.device("cpu")):
         Ms.append(low_rank_matrix(g, m, m, cfg.true_sv))
@@ -175,7 +177,7 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                 A.numpy(), None, note=f"of 2σ: {float(A2[0]):.3f} (seed 0)"),
         C.claim(ID, f"term B = Σ_(i<j) log(σ_i+σ_j) (top {k}) of PQ", f"— (B at σ* = {float(Bt):.3f})",
                 B.numpy(), None, note=f"of 2σ: {float(B2[0]):.3f} (seed 0)"),
-        C.claim(ID, "nuclear norm of PQ (‖M*‖_* = %g)" % sum(cfg.true_sv), "≈ 15.4", nuc,
+        C.claim(ID, f"nuclear norm of PQ (‖M*‖_* = {sum(cfg.true_sv):g})", "≈ 15.4", nuc,
                 lambda v: abs(v - 15.4) <= 0.1 * 15.4, note="reference §8.3 (saved weights)"),
         C.claim(ID, "relative error ‖PQ − M*‖_F / ‖M*‖_F", "—", rel_err.numpy(), None),
     ]

@@ -108,12 +108,12 @@ HPARAMS: dict[str, dict[str, tuple[float, int, int]]] = {
     "tosato_fmnist": {"ff": (0.01, 100, 1024), "bpff": (1e-4, 300, 1024), "bp": (1e-4, 80, 2048)},
     "tosato_cifar10": {"ff": (1e-4, 1000, 1024), "bpff": (1e-4, 200, 1024), "bp": (1e-4, 80, 2048)},
     # quick variants: a few epochs, lr raised where the paper's is too slow for a short budget
-    "tosato_mnist_quick": {"ff": (0.01, 2, 1024), "bpff": (1e-3, 4, 1024), "bp": (1e-3, 4, 2048)},
-    "tosato_fmnist_quick": {"ff": (0.01, 2, 1024), "bpff": (1e-3, 4, 1024), "bp": (1e-3, 4, 2048)},
-    "tosato_cifar10_quick": {"ff": (1e-3, 1, 1024), "bpff": (1e-3, 2, 1024), "bp": (1e-3, 2, 2048)},
-    "digits_quick": {"ff": (0.01, 60, 128), "bpff": (3e-3, 60, 128), "bp": (3e-3, 40, 128)},
-    "hinton": {"ff": (1e-3, 60, 100), "bpff": (1e-3, 60, 100), "bp": (1e-3, 20, 100)},
-    "hinton_quick": {"ff": (1e-3, 2, 256), "bpff": (1e-3, 2, 256), "bp": (1e-3, 2, 256)},
+    "tosato_mnist_quick": {"ff": (0.03, 2, 256), "bpff": (1e-3, 3, 256), "bp": (1e-3, 3, 256)},
+    "tosato_fmnist_quick": {"ff": (0.03, 2, 256), "bpff": (1e-3, 3, 256), "bp": (1e-3, 3, 256)},
+    "tosato_cifar10_quick": {"ff": (1e-3, 1, 256), "bpff": (1e-3, 1, 256), "bp": (1e-3, 2, 256)},
+    "digits_quick": {"ff": (0.01, 30, 128), "bpff": (3e-3, 40, 128), "bp": (3e-3, 30, 128)},
+    "hinton": {"ff": (3e-3, 60, 256), "bpff": (3e-3, 60, 256), "bp": (1e-3, 20, 256)},
+    "hinton_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
     "loewe": {"ff": (1e-3, 100, 100), "bpff": (1e-3, 100, 100), "bp": (1e-3, 100, 100)},
     "loewe_quick": {"ff": (1e-3, 1, 100), "bpff": (1e-3, 1, 100), "bp": (1e-3, 1, 100)},
 }
@@ -163,20 +163,28 @@ _LOEWE = dict(
     normalization="unit", optimizer="sgd", momentum=0.9, weight_decay=3e-4, lr_schedule="linear_cooldown",
 )
 
+#: Presets. ``*_quick`` variants keep the conventions of their parent but shrink widths, epochs
+#: and batch size (and raise lr) to fit ≈ 60 s on 2 CPU cores; the Tosato quick variants
+#: therefore do not reach the paper's accuracy. HINTON_MNIST uses Adam (Hinton's MATLAB code:
+#: SGD with smoothing 0.9, lr 0.01, weight cost 0.001) because it converged faster here.
 PRESETS: dict[str, FFConfig] = {
     "TOSATO_MNIST": FFConfig(dataset="mnist", hparams="tosato_mnist", **_TOSATO),
-    "TOSATO_MNIST_quick": FFConfig(dataset="mnist", hparams="tosato_mnist_quick", **_TOSATO),
+    "TOSATO_MNIST_quick": FFConfig(
+        dataset="mnist", hparams="tosato_mnist_quick", **{**_TOSATO, "hidden": (500, 500, 500)}
+    ),
     "TOSATO_FMNIST": FFConfig(dataset="fashion-mnist", hparams="tosato_fmnist", **_TOSATO),
-    "TOSATO_FMNIST_quick": FFConfig(dataset="fashion-mnist", hparams="tosato_fmnist_quick", **_TOSATO),
+    "TOSATO_FMNIST_quick": FFConfig(
+        dataset="fashion-mnist", hparams="tosato_fmnist_quick", **{**_TOSATO, "hidden": (500, 500, 500)}
+    ),
     "TOSATO_CIFAR10": FFConfig(
         dataset="cifar10", hparams="tosato_cifar10", **{**_TOSATO, "hidden": (3072, 3072, 3072)}
     ),
     "TOSATO_CIFAR10_quick": FFConfig(
-        dataset="cifar10", hparams="tosato_cifar10_quick", **{**_TOSATO, "hidden": (1000, 1000, 1000)}
+        dataset="cifar10", hparams="tosato_cifar10_quick", **{**_TOSATO, "hidden": (500, 500, 500)}
     ),
     "HINTON_MNIST": FFConfig(dataset="mnist", hparams="hinton", **_HINTON),
     "HINTON_MNIST_quick": FFConfig(
-        dataset="mnist", hparams="hinton_quick", **{**_HINTON, "hidden": (1000, 1000, 1000)}
+        dataset="mnist", hparams="hinton_quick", **{**_HINTON, "hidden": (500, 500), "eval_skip_first": False}
     ),
     "LOEWE_MNIST": FFConfig(dataset="mnist", hparams="loewe", **_LOEWE),
     "LOEWE_MNIST_quick": FFConfig(dataset="mnist", hparams="loewe_quick", **_LOEWE),

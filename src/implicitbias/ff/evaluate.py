@@ -32,9 +32,13 @@ __all__ = [
 
 @torch.inference_mode()
 def label_goodness(
-    net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str, chunk: int = 1000
+    net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str, chunk: int = 128
 ) -> torch.Tensor:
-    """G (N, K, L) for all K labels in one batched pass (layer 1 shared)."""
+    """G (N, K, L) for all K labels in one batched pass (layer 1 shared).
+
+    ``chunk`` images (chunk·K rows) at a time: small enough for the activations to stay in
+    the CPU cache, large enough for efficient matrix products.
+    """
     K, L = emb.num_labels, len(net.layers)
     w1, b1 = net.layers[0].weight, net.layers[0].bias
     colsum = w1[:, emb.slots].sum(-1).T  # (K, H): Σ_{j∈S_k} W_1[:, j]
@@ -90,3 +94,23 @@ def layer_activations(net: FFNet, x: torch.Tensor, chunk: int = 2000) -> list[to
         for li, h in enumerate(net.forward_all(x[s : s + chunk])):
             parts[li].append(h)
     return [torch.cat(p) for p in parts]
+
+
+def ridge_probe_accuracy(
+    h_train: torch.Tensor, y_train: torch.Tensor, h_test: torch.Tensor, y_test: torch.Tensor, num_classes: int, lam: float = 1e-3
+) -> float:
+    """Accuracy of a ridge-regression probe onto one-hot labels (closed form).
+
+    W = (XᵀX + λ·tr(XᵀX)/d·I)⁻¹ XᵀY with X = [h, 1] (N, d), Y one-hot (N, K); predict argmax XW.
+    Used for BP's per-layer accuracy (BP has no per-layer goodness).
+    """
+    def aug(h: torch.Tensor) -> torch.Tensor:
+        h = h.double()
+        return torch.cat([h, torch.ones(h.shape[0], 1, dtype=h.dtype, device=h.device)], 1)
+
+    X, Xt = aug(h_train), aug(h_test)
+    Y = torch.nn.functional.one_hot(y_train, num_classes).double()
+    A = X.T @ X
+    A += lam * A.diagonal().mean() * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    W = torch.linalg.solve(A, X.T @ Y)
+    return float(((Xt @ W).argmax(1) == y_test).float().mean())

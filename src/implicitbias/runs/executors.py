@@ -10,6 +10,7 @@ finish. The Dask executor imports ``dask.distributed`` only when constructed
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -44,13 +45,27 @@ class InlineExecutor:
         return None
 
 
+def _limit_threads(n: int) -> None:
+    """Worker initializer: ``n`` intra-op threads, so workers do not oversubscribe cores."""
+    import torch
+
+    torch.set_num_threads(n)
+
+
 class LocalExecutor:
-    """A process pool of ``workers`` processes (spawned, so torch state is not forked)."""
+    """A process pool of ``workers`` processes (spawned, so torch state is not forked).
+
+    Each worker gets ``max(1, cpu_count // workers)`` torch threads.
+    """
 
     def __init__(self, workers: int = 2) -> None:
         if workers < 1:
             raise UserInputError("--workers must be at least 1")
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context("spawn"),
+            initializer=_limit_threads, initargs=(threads,),
+        )
 
     def map_unordered(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
         futures = {self._pool.submit(fn, **kw): i for i, (fn, kw) in enumerate(tasks)}

@@ -1,1 +1,32 @@
-"""symmetry subpackage."""
+"""Symmetry geometry: parametrizations, symmetry algebras, gauge, induced bias, catalogue.
+
+Pipeline: :class:`Parametrization` (flat theta -> predictor) -> :func:`discover_symmetries`
+(the complete algebra of linear symmetries, fixed generator matrices) -> :class:`SymmetryAlgebra`
+(fields, Gram, orbit volume, symmetric part, moment map, balance, projection) ->
+:func:`induced_bias` ((T/2) log det of the moment-map constraint Gram at the balanced point).
+:mod:`implicitbias.symmetry.catalog` holds analytic entries with closed forms.
+"""
+
+from implicitbias.symmetry import catalog
+from implicitbias.symmetry.algebra import SymmetryAlgebra
+from implicitbias.symmetry.discovery import discover_symmetries
+from implicitbias.symmetry.gauge import (
+    SingularOrbitWarning,
+    balance,
+    constraint_gram,
+    induced_bias,
+    moment_map,
+)
+from implicitbias.symmetry.parametrization import Parametrization
+
+__all__ = [
+    "Parametrization",
+    "SymmetryAlgebra",
+    "discover_symmetries",
+    "induced_bias",
+    "balance",
+    "moment_map",
+    "constraint_gram",
+    "SingularOrbitWarning",
+    "catalog",
+]

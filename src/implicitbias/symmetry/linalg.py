@@ -9,14 +9,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
-import numpy as np
-import scipy.linalg
 import torch
 
 __all__ = [
     "null_space",
+    "constraint_null_space",
+    "lapack_threads",
     "span_basis",
     "echelon_basis",
     "principal_angles",
@@ -49,6 +51,61 @@ def null_space(k: torch.Tensor, rtol: float = 1e-9) -> tuple[torch.Tensor, torch
     return vh[rank:].T.contiguous(), s_full
 
 
+@contextlib.contextmanager
+def lapack_threads(n: int | None) -> Iterator[None]:
+    """Temporarily run torch linear algebra on ``n`` threads (restored on exit).
+
+    Dense SVD/eigh on a shared, oversubscribed CPU can be 10-100x slower multi-threaded than
+    single-threaded; discovery runs its factorizations with ``n = 1`` by default.
+    """
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def constraint_null_space(
+    k: torch.Tensor, rtol: float = 1e-9, svd_max: int = 600
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Null space of a tall constraint matrix ``k`` (``(n, p)``), fast for large ``p``.
+
+    For ``p <= svd_max`` this is :func:`null_space`. Otherwise: candidates from ``eigh`` of
+    the Gram ``k^T k`` (eigenvalues ``<= 1e-8 lambda_max``), one inverse-iteration sweep with
+    ``(k^T k + mu I)^{-1}``, ``mu = 1e-13 lambda_max``, then an SVD of ``k N0`` keeps the
+    directions with singular value ``<= rtol * ||k||_2`` (no squaring in the final test).
+
+    Returns:
+        ``(N, s)``: orthonormal null basis ``(p, n0)`` and singular values (descending) of the
+        non-null part followed by those of ``k`` on the candidates (approximate for the
+        former: square roots of Gram eigenvalues).
+    """
+    n, p = k.shape
+    if p <= svd_max or n < p:
+        return null_space(k, rtol)
+    g = k.T @ k
+    w, v = torch.linalg.eigh(g)
+    lmax = float(w[-1].clamp(min=1e-300))
+    cand = w <= 1e-8 * lmax
+    n0 = v[:, cand]
+    if n0.shape[1]:
+        mu = 1e-13 * lmax
+        chol = torch.linalg.cholesky(g + mu * torch.eye(p, dtype=g.dtype))
+        n0 = torch.linalg.qr(torch.cholesky_solve(n0, chol)).Q
+        _, s2, vh2 = torch.linalg.svd(k @ n0, full_matrices=False)
+        smax = math.sqrt(lmax)
+        keep = s2 <= rtol * smax
+        basis = n0 @ vh2[keep].T
+        s_rest = torch.sqrt(w[~cand].clamp(min=0)).flip(0)
+        s_all = torch.cat([s_rest, s2])
+        return basis, s_all
+    return v[:, :0], torch.sqrt(w.clamp(min=0)).flip(0)
+
+
 def span_basis(vecs: torch.Tensor, rtol: float = 1e-9) -> torch.Tensor:
     """Orthonormal basis (rows) of the span of the rows of ``vecs`` (shape ``(m, n)``)."""
     if vecs.shape[0] == 0:
@@ -61,38 +118,71 @@ def span_basis(vecs: torch.Tensor, rtol: float = 1e-9) -> torch.Tensor:
 def echelon_basis(vecs: torch.Tensor) -> torch.Tensor:
     """A reduced-echelon basis of the row span of ``vecs`` (rows linearly independent).
 
-    Pivot entries (chosen by QR with column pivoting) are 1 in their own row and 0 in the
-    others, so each basis vector is as sparse as the span allows (e.g. one Hadamard
-    rescaling per coordinate, ``E_ij`` for ``gl(r)``). The basis is a fixed linear
-    transformation of the input, so it is θ-independent whenever the input is.
+    Gauss–Jordan elimination with complete pivoting on an orthonormal basis of the span:
+    each pivot entry is 1 in its own row and 0 in the others, so each basis vector is as
+    sparse as the span allows (e.g. one Hadamard rescaling per coordinate, ``E_ij`` for
+    ``gl(r)``). Rows are ordered by pivot column. The result is a fixed linear
+    transformation of the span, so it is θ-independent whenever the input is.
 
     Args:
-        vecs: ``(k, n)`` with linearly independent rows.
+        vecs: ``(k, n)`` spanning the subspace (redundant rows are dropped).
 
     Returns:
-        ``(k, n)`` basis of the same span.
+        ``(rank, n)`` basis of the same span.
     """
-    k = vecs.shape[0]
-    if k == 0:
-        return vecs
-    q = span_basis(vecs)
-    qn = q.cpu().numpy()
-    _, _, piv = scipy.linalg.qr(qn, mode="economic", pivoting=True)
-    b = qn[:, piv[:k]]
-    out = np.linalg.solve(b, qn)
-    scale = np.abs(out).max()
-    out[np.abs(out) < 1e-13 * max(scale, 1.0)] = 0.0
-    return torch.from_numpy(out).to(vecs.dtype)
+    a = span_basis(vecs.to(torch.float64)).clone()
+    k, n = a.shape
+    pivots: list[int] = []
+    for r in range(k):
+        idx = int(a[r:].abs().argmax())
+        i, j = divmod(idx, n)
+        i += r
+        if i != r:
+            a[[r, i]] = a[[i, r]]
+        a[r] /= float(a[r, j])  # (a scalar copy: a[r, j] is a view into the row)
+        col = a[:, j].clone()
+        col[r] = 0.0
+        a -= torch.outer(col, a[r])
+        a[:, j] = 0.0
+        a[r, j] = 1.0
+        pivots.append(j)
+    order = sorted(range(k), key=lambda t: pivots[t])
+    out = a[order]
+    scale = float(out.abs().max()) if out.numel() else 1.0
+    out[out.abs() < 1e-13 * max(scale, 1.0)] = 0.0
+    return out
 
 
+def _single_threaded(fn):
+    """Run ``fn`` with one torch thread (small/medium factorizations on a busy shared CPU)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with lapack_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _on_support(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flatten to rows and keep only columns where ``a`` or ``b`` is non-zero (float64)."""
+    a = a.reshape(a.shape[0], -1).to(torch.float64)
+    b = b.reshape(b.shape[0], -1).to(torch.float64)
+    cols = (a != 0).any(0) | (b != 0).any(0)
+    return a[:, cols], b[:, cols]
+
+
+@_single_threaded
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Principal angles (radians, ascending) between the row spans of ``a`` and ``b``.
 
     Uses ``sin`` of the angles (accurate near 0): ``sin theta_i`` are the singular values of
     ``Qb - (Qb Qa^T) Qa``, paired with ``cos`` from ``Qa Qb^T``.
     """
-    qa = span_basis(a.to(torch.float64))
-    qb = span_basis(b.to(torch.float64))
+    a, b = _on_support(a, b)
+    qa = span_basis(a)
+    qb = span_basis(b)
     if qa.shape[0] == 0 or qb.shape[0] == 0:
         return torch.zeros(0, dtype=torch.float64)
     cos = torch.linalg.svdvals(qa @ qb.T).clamp(max=1.0)
@@ -107,20 +197,24 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.sort(ang).values
 
 
+@_single_threaded
 def max_principal_angle(a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest principal angle between two spans; ``pi/2`` if their dimensions differ."""
-    qa = span_basis(a.to(torch.float64))
-    qb = span_basis(b.to(torch.float64))
+    a, b = _on_support(a, b)
+    qa = span_basis(a)
+    qb = span_basis(b)
     if qa.shape[0] != qb.shape[0]:
         return math.pi / 2
     ang = principal_angles(qa, qb)
     return float(ang.max()) if ang.numel() else 0.0
 
 
+@_single_threaded
 def containment_angle(sub: torch.Tensor, big: torch.Tensor) -> float:
     """Largest angle between a vector of span(``sub``) and span(``big``) (0 iff contained)."""
-    qs = span_basis(sub.to(torch.float64))
-    qb = span_basis(big.to(torch.float64))
+    sub, big = _on_support(sub, big)
+    qs = span_basis(sub)
+    qb = span_basis(big)
     if qs.shape[0] == 0:
         return 0.0
     resid = qs - (qs @ qb.T) @ qb

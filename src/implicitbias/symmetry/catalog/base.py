@@ -89,12 +89,12 @@ def block_generator(p: Parametrization, blocks: dict[str, torch.Tensor]) -> torc
 def left_mult(shape: tuple[int, ...], mat: torch.Tensor) -> torch.Tensor:
     """Matrix of ``T -> mat @ T`` on a row-major flattened ``T`` of ``shape``."""
     b = shape[1] if len(shape) == 2 else 1
-    return torch.kron(mat.to(F64), torch.eye(b, dtype=F64))
+    return torch.kron(mat.to(F64).contiguous(), torch.eye(b, dtype=F64))
 
 
 def right_mult(shape: tuple[int, ...], mat: torch.Tensor) -> torch.Tensor:
     """Matrix of ``T -> T @ mat`` on a row-major flattened ``T`` of shape ``(a, b)``."""
-    return torch.kron(torch.eye(shape[0], dtype=F64), mat.to(F64).T)
+    return torch.kron(torch.eye(shape[0], dtype=F64), mat.to(F64).T.contiguous())
 
 
 def diag_scale(scale: torch.Tensor) -> torch.Tensor:

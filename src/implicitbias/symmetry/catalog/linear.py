@@ -43,7 +43,7 @@ def hadamard(d: int, depth: int = 2) -> CatalogEntry:
     """Deep diagonal (Hadamard) parametrization ``w = u_1 * ... * u_L`` of ``w in R^d``."""
     if d < 1 or depth < 2:
         raise ValueError("hadamard needs d >= 1 and depth >= 2")
-    names = [f"u{l + 1}" for l in range(depth)]
+    names = [f"u{i + 1}" for i in range(depth)]
 
     def fn(q: dict[str, torch.Tensor]) -> torch.Tensor:
         w = q[names[0]]
@@ -111,8 +111,9 @@ def cumsum_hadamard(n: int) -> CatalogEntry:
     alg = SymmetryAlgebra(torch.stack(gens), p, gnames)
 
     def bias_unit(th: torch.Tensor) -> torch.Tensor:
-        q = p.unflatten(th)
-        return 0.5 * torch.log((q["a"] * q["b"]).abs()).sum(-1)
+        w = p.fn(p.unflatten(th))
+        dw = torch.diff(w, dim=-1, prepend=torch.zeros_like(w[..., :1]))
+        return 0.5 * torch.log(dw.abs()).sum(-1)
 
     return CatalogEntry(
         name=p.name, parametrization=p, algebra=alg, full_dim=n,

@@ -1,0 +1,166 @@
+"""``train_run``: one FF / BP-FF / BP training run in a run directory, resumable.
+
+Run directory ``<out_root>/ff/<algo>/<hash>/`` (hash of the *resolved* config):
+
+* ``config.json``, ``env.json``, ``metrics.jsonl`` (one row per epoch);
+* ``checkpoint.safetensors`` — written after every epoch (weights, optimiser state, phase,
+  epoch) and removed when the run completes; ``resume=True`` continues from it and ends with
+  the same weights as an uninterrupted run (same device, same seed);
+* ``model.safetensors`` — ``layers.{i}.weight`` (out, in), ``layers.{i}.bias`` (+ ``head.*`` for BP);
+* ``representations.safetensors`` — test set: ``labels``, ``pred``, ``wrong_labels`` (N,) int64;
+  ``layer{l}.true|neutral|wrong`` (N, H_l) float16 post-ReLU activities (l = 1..L) under the
+  true / neutral / one wrong label; FF also ``goodness`` (N, K, L) float32. BP networks see no
+  label, so BP stores ``layer{l}.true`` only;
+* ``summary.json`` (and ``complete.json``): ``test_acc``, ``per_layer_acc``, ``wall_time_s``,
+  ``epochs`` and the other evaluation rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from implicitbias.config import to_dict
+from implicitbias.data import dataset_info, load_dataset
+from implicitbias.device import resolve_device
+from implicitbias.ff.config import FFConfig, resolve_config
+from implicitbias.ff.evaluate import layer_activations
+from implicitbias.ff.trainer import Trainer
+from implicitbias.runs import RunDir
+from implicitbias.runs.atomic import save_tensors
+
+__all__ = ["train_run", "build_trainer", "save_representations"]
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[int, int, str], None]
+
+
+def build_trainer(cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+    """Load the data of a resolved config and build its :class:`Trainer` and test tensors."""
+    spec = dataset_info(cfg.dataset)
+    x_tr, y_tr = load_dataset(cfg.dataset, "train", data_dir, cfg.normalization)
+    x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
+    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device)
+    return tr, x_te.to(device), y_te.to(device)
+
+
+@torch.inference_mode()
+def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Tensor, res: dict[str, Any]) -> None:
+    """Write ``representations.safetensors`` (see module docstring)."""
+    g = tr.gen("test-wrong-labels")
+    wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
+    out: dict[str, torch.Tensor] = {"labels": y, "pred": res["pred"], "wrong_labels": wrong}
+    if tr.bp:
+        for li, h in enumerate(layer_activations(tr.net, x)):
+            out[f"layer{li + 1}.true"] = h.half()
+    else:
+        conds = {"true": tr.emb.embed(x, y), "neutral": tr.emb.neutral(x), "wrong": tr.emb.embed(x, wrong)}
+        for name, xe in conds.items():
+            for li, h in enumerate(layer_activations(tr.net, xe)):
+                out[f"layer{li + 1}.{name}"] = h.half()
+        out["goodness"] = res["goodness"].float()
+    run.save_arrays(out, "representations")
+
+
+def train_run(
+    cfg: FFConfig,
+    out_root: str | Path = "runs",
+    device: str | torch.device = "auto",
+    force: bool = False,
+    resume: bool = False,
+    progress: ProgressFn | None = None,
+    data_dir: str | Path | None = None,
+) -> RunDir:
+    """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
+
+    Args:
+        cfg: config; ``None`` hyperparameters are filled by :func:`resolve_config`.
+        out_root: runs root folder.
+        device: ``auto`` | ``cpu`` | ``cuda``.
+        force: retrain even if a completed run exists.
+        resume: continue from the run's last checkpoint (otherwise a partial run restarts).
+        progress: ``progress(done_epochs, total_epochs, message)``.
+        data_dir: explicit data root.
+    """
+    cfg = resolve_config(cfg)
+    dev = resolve_device(device)
+    run = RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force)
+    if run.is_complete:
+        return run
+    t_start = time.perf_counter()
+    ckpt = run.load_checkpoint() if resume else None
+    if ckpt is None:
+        for name in ("checkpoint.safetensors", "metrics.jsonl"):
+            (run.path / name).unlink(missing_ok=True)
+    tr, x_te, y_te = build_trainer(cfg, dev, data_dir)
+    run.write_env(seed=cfg.seed, device=str(dev))
+    E = int(cfg.epochs)  # type: ignore[arg-type]
+    total = tr.phases * E
+    phase, start_epoch, train_time = 0, 0, 0.0
+    if ckpt is not None:
+        tensors, meta = ckpt
+        phase, start_epoch, train_time = int(meta["phase"]), int(meta["epoch"]), float(meta.get("train_time_s", 0.0))
+        if start_epoch >= E and phase + 1 < tr.phases:  # the checkpoint closed a greedy phase
+            phase, start_epoch = phase + 1, 0
+            tr.load_state(tensors, phase, restore_opt=False)
+        else:
+            tr.load_state(tensors, phase)
+    else:
+        tr.start_phase(0)
+    logger = run.logger()
+    sub = slice(0, cfg.eval_subset) if cfg.eval_subset > 0 else slice(None)
+    try:
+        for p in range(phase, tr.phases):
+            if p != tr.phase:
+                tr.start_phase(p)
+            for e in range(start_epoch if p == phase else 0, E):
+                t0 = time.perf_counter()
+                m = tr.train_epoch(e)
+                last = e + 1 == E
+                if last or (cfg.eval_every > 0 and (e + 1) % cfg.eval_every == 0):
+                    ev = tr.evaluate(x_te[sub], y_te[sub], layers=p + 1 if cfg.algo == "ff" else None)
+                    m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
+                train_time += time.perf_counter() - t0
+                run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
+                logger.log(m, step=p * E + e + 1)
+                if progress is not None:
+                    acc = f" acc {m['test_acc_subset']:.4f}" if "test_acc_subset" in m else ""
+                    where = f"layer {p + 1}/{tr.phases} " if cfg.algo == "ff" else ""
+                    progress(p * E + e + 1, total, f"{where}epoch {e + 1}/{E} loss {m['loss']:.4f}{acc} {m['samples_per_s']:.0f} samples/s")
+    finally:
+        logger.close()
+    t_eval = time.perf_counter()
+    res = tr.evaluate(x_te, y_te, probe=True)
+    save_tensors(run.path / "model.safetensors", tr.net.state_dict())
+    save_representations(tr, run, x_te, y_te, res)
+    summary: dict[str, Any] = {
+        "test_acc": res["acc"],
+        "per_layer_acc": res["per_layer_acc"],
+        "wall_time_s": time.perf_counter() - t_start,
+        "train_time_s": train_time,
+        "eval_time_s": time.perf_counter() - t_eval,
+        "epochs": E,
+        "epochs_semantics": "per layer" if cfg.algo == "ff" else "global",
+        "algo": cfg.algo,
+        "dataset": cfg.dataset,
+        "eval_rule": "logits" if tr.bp else cfg.eval_rule,
+        "per_layer_rule": "ridge probe on <=10k train activities" if tr.bp else "argmax of the layer's goodness",
+        "label_value": tr.emb.value,
+        "n_train": tr.N,
+        "config": to_dict(cfg),
+    }
+    summary.update({k: v for k, v in res.items() if k.startswith("acc_")})
+    if cfg.exclude_classes:
+        held = torch.isin(y_te, torch.tensor(cfg.exclude_classes, device=y_te.device))
+        correct = (res["pred"] == y_te).float()
+        summary["test_acc_seen"] = float(correct[~held].mean())
+        summary["test_acc_unseen"] = float(correct[held].mean()) if bool(held.any()) else float("nan")
+    run.write_json("summary", summary)
+    (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
+    run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})
+    return run

@@ -1,0 +1,81 @@
+"""The run-level analysis on a synthetic run directory with planted ensembles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from implicitbias.analysis.ff_run import (
+    AnalysisOptions,
+    analyze_run,
+    layer_input,
+    load_representations,
+    to_json,
+)
+from implicitbias.errors import UserInputError
+
+
+def fake_run(root: Path, seed: int = 0, n_per: int = 50, k: int = 4, h: int = 24) -> Path:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), n_per)
+    pred = y.copy()
+    pred[:5] = (y[:5] + 1) % k  # 5 wrong predictions
+    arrs = {"labels": y, "pred": pred, "wrong_labels": (y + 1) % k}
+    h1 = np.abs(rng.normal(0, 0.05, size=(y.size, h)))
+    for c in range(k):
+        h1[y == c, 3 * c : 3 * c + 3] += 2.0
+    h2 = np.abs(rng.normal(0, 1.0, size=(y.size, h)))  # dense, unselective
+    for name, arr in (("layer1", h1), ("layer2", h2)):
+        arrs[f"{name}.true"] = arr.astype(np.float16)
+        arrs[f"{name}.neutral"] = (arr + 0.01).astype(np.float16)
+        arrs[f"{name}.wrong"] = arr.astype(np.float16)
+    run = root / f"run{seed}"
+    run.mkdir()
+    save_file({kk: np.ascontiguousarray(v) for kk, v in arrs.items()}, str(run / "representations.safetensors"))
+    w = {"layers.0.weight": rng.normal(size=(h, 8)).astype(np.float32), "layers.0.bias": np.zeros(h, np.float32),
+         "layers.1.weight": rng.normal(size=(h, h)).astype(np.float32), "layers.1.bias": -np.ones(h, np.float32)}
+    save_file(w, str(run / "model.safetensors"))
+    (run / "summary.json").write_text(json.dumps({"test_acc": float((pred == y).mean())}))
+    (run / "config.json").write_text(json.dumps({"config": {"algo": "ff", "dataset": "toy", "seed": seed, "layer_norm": "l2"}}))
+    return run
+
+
+def test_load_and_analyze_fake_run(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
+    reps = load_representations(run)
+    assert reps.num_layers == 2 and reps.layers["true"][0].dtype == np.float32
+    res = analyze_run(run, AnalysisOptions(n_id=100))
+    l1, l2 = res["layers"]
+    assert res["n_correct"] == 195 and res["test_acc"] == pytest.approx(195 / 200)
+    assert l1["ensemble_sizes"] == [3, 3, 3, 3]
+    assert l1["mixed"]["n_mixed"] == 0
+    assert l1["hoyer"]["mean"] > 0.7 > l2["hoyer"]["mean"]
+    assert l1["hoyer"]["n"] == 195 and l1["hoyer_all_samples"]["n"] == 200
+    assert l1["controls"]["neutral"]["mean_jaccard_vs_reference"] == pytest.approx(1.0)
+    assert l1["ensemble_si"] > 0.9 > l1["shuffled_null"]["ensemble_si"]
+    assert l1["weights"]["neg_bias_frac"] == 0.0 and l2["weights"]["neg_bias_frac"] == 1.0
+    assert "drive" in l2 and "drive" not in l1
+    json.dumps(to_json(res))  # JSON-safe after dropping private arrays
+
+
+def test_layer_input_matches_engine_normalisation() -> None:
+    import torch
+
+    from implicitbias.ff.core import normalize_rows
+
+    h = np.abs(np.random.default_rng(1).normal(size=(7, 5)))
+    h[0] = 0.0
+    for mode in ("l2", "rms", "none"):
+        ref = normalize_rows(torch.tensor(h), mode, 1e-12).numpy()
+        np.testing.assert_allclose(layer_input(h, mode), ref, rtol=1e-12)
+
+
+def test_missing_run_is_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError):
+        load_representations(tmp_path / "nope")
+    with pytest.raises(UserInputError):
+        load_representations(tmp_path)

@@ -1,0 +1,132 @@
+"""Batched all-label evaluation == K separate passes; FF never propagates across layers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from implicitbias.ff import (
+    FFConfig,
+    ff_loss,
+    goodness,
+    label_goodness,
+    label_goodness_separate,
+    predict,
+    resolve_config,
+)
+from implicitbias.ff.core import FFNet
+from implicitbias.ff.embed import make_embedding
+from implicitbias.ff.trainer import Trainer
+from implicitbias.seeding import torch_generator
+
+
+@pytest.mark.parametrize(
+    "shape,mode,norm,kind",
+    [
+        ((1, 8, 8), "first_pixels", "l2", "l2"),
+        ((1, 8, 8), "one_hot_concat", "rms", "sumsq"),
+        ((3, 4, 10), "first_row_all_channels", "l2", "l2"),
+        ((1, 8, 8), "first_pixels", "none", "meansq"),
+    ],
+)
+def test_batched_eval_equals_separate_passes(shape, mode, norm, kind):
+    torch.manual_seed(0)
+    d = shape[0] * shape[1] * shape[2]
+    emb = make_embedding(mode, shape, 10, 2.8)
+    net = FFNet([emb.dim_out, 40, 30, 20], norm, 1e-12, torch_generator(0, "t"))
+    x = torch.randn(257, d)
+    G = label_goodness(net, emb, x, kind, chunk=100)
+    R = label_goodness_separate(net, emb, x, kind)
+    assert G.shape == (257, 10, 3)
+    torch.testing.assert_close(G, R, rtol=1e-4, atol=1e-5)
+    for rule in ("softmax_sum", "goodness_sum"):
+        agree = (predict(G, rule) == predict(R, rule)).float().mean()
+        assert agree == 1.0
+
+
+def _digits_trainer(**kw) -> Trainer:
+    from implicitbias.data import load_dataset
+
+    cfg = resolve_config(FFConfig(dataset="digits", hidden=(32, 16, 8), epochs=1, lr=0.01, batch_size=64, hparams="digits_quick", **kw))
+    x, y = load_dataset("digits", "train")
+    return Trainer(cfg, x, y, (1, 8, 8), 10, torch.device("cpu"))
+
+
+def test_greedy_ff_only_trains_its_layer():
+    tr = _digits_trainer(algo="ff")
+    tr.start_phase(0)
+    tr.train_epoch(0)
+    tr.start_phase(1)
+    before = [p.detach().clone() for p in tr.net.parameters()]
+    idx = torch.arange(64)
+    loss, _, _ = tr._loss_greedy(1, idx, tr.gen("x"), {})
+    grads = torch.autograd.grad(loss, list(tr.net.parameters()), allow_unused=True)
+    assert grads[0] is None and grads[1] is None  # layer 1 weight, bias: not in the graph
+    assert grads[2] is not None and grads[2].abs().sum() > 0
+    tr.train_epoch(0)
+    after = list(tr.net.parameters())
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+    assert torch.equal(before[4], after[4])  # layer 3 untouched too
+    assert not torch.equal(before[2], after[2])
+
+
+@pytest.mark.parametrize("algo,local", [("ff-simultaneous", True), ("bpff-perlayer", False)])
+def test_simultaneous_ff_gradients_are_local(algo, local):
+    """Layer-1 gradient of the full loss equals the gradient of layer 1's own loss only
+    (ff-simultaneous); with end-to-end BP (bpff-perlayer) it does not, so the check can fail."""
+    tr = _digits_trainer(algo=algo, negatives="fixed")
+    tr.start_phase(0)
+    idx = torch.arange(64)
+    loss, _, _ = tr._loss_joint(idx, tr.gen("x"), {})
+    w1 = tr.net.layers[0].weight
+    g_full = torch.autograd.grad(loss, w1)[0]
+    x_pos = tr.emb.embed(tr.x[idx], tr.y[idx])
+    x_neg = tr.emb.embed(tr.x[tr.neg_img[idx]], tr.neg_lab[idx])
+    h1 = tr.net.layer(0, torch.cat([x_pos, x_neg]))
+    g1 = goodness(h1, "l2")
+    own = torch.autograd.grad(ff_loss(g1[:64], g1[64:], 3.0), w1)[0]
+    assert torch.allclose(g_full, own, atol=1e-7) == local
+
+
+def test_negatives_never_true_label_and_respect_exclusions():
+    tr = _digits_trainer(algo="ff", exclude_classes=(9,))
+    assert int((tr.y == 9).sum()) == 0 and tr.N == int(tr.neg_img.numel())
+    assert bool((tr.neg_lab != tr.y[tr.neg_img]).all()) and int((tr.neg_lab == 9).sum()) == 0
+    # fixed negatives are distinct (image, wrong label) pairs
+    pairs = tr.neg_img * 10 + tr.neg_lab
+    assert pairs.unique().numel() == pairs.numel()
+    w = tr._wrong_uniform(tr.y, tr.gen("w"))
+    assert bool((w != tr.y).all()) and int((w == 9).sum()) == 0
+
+
+def test_hard_negatives_never_true_label():
+    tr = _digits_trainer(algo="ff-simultaneous", negatives="hard")
+    with torch.no_grad():  # a predictor that puts almost all mass on the true label
+        tr.predictor.weight.zero_()
+        tr.predictor.bias.copy_(torch.tensor([50.0] + [0.0] * 9))
+    y = torch.zeros(500, dtype=torch.long)
+    wrong, _ = tr._hard_wrong(tr.x[:500], y, tr.gen("h"))
+    assert bool((wrong != 0).all())
+    tr2 = dataclasses.replace(tr.cfg)
+    assert tr2.negatives == "hard"
+
+
+@pytest.mark.parametrize("kind", ["l2", "sumsq", "meansq"])
+@pytest.mark.parametrize("loss", ["softplus", "symba"])
+@pytest.mark.parametrize("negatives", ["fixed", "resample"])
+def test_hand_written_greedy_gradient_equals_autograd(kind, loss, negatives):
+    tr = _digits_trainer(algo="ff", goodness=kind, loss=loss, negatives=negatives, threshold=0.5)
+    tr.start_phase(0)
+    tr.train_epoch(0)
+    tr.start_phase(1)
+    idx = torch.arange(50)
+    lin = tr.net.layers[1]
+    l_auto, gp_a, gn_a = tr._loss_greedy(1, idx, tr.gen("g"), {})
+    gw, gb = torch.autograd.grad(l_auto, [lin.weight, lin.bias])
+    l_man, gp_m, gn_m = tr._grad_greedy(1, idx, tr.gen("g"))
+    torch.testing.assert_close(l_man, l_auto.detach())
+    torch.testing.assert_close(lin.weight.grad, gw, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(lin.bias.grad, gb, rtol=1e-4, atol=1e-7)
+    assert gw.abs().sum() > 0

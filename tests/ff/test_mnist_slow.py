@@ -1,0 +1,33 @@
+"""Full-data checks (slow; need ../shared/data)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+import torch
+
+from implicitbias.data import find_source
+from implicitbias.ff import get_preset, train_run
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(find_source("mnist") is None, reason="MNIST not found (../shared/data, $IMPLICITBIAS_DATA)"),
+]
+
+
+def test_quick_mnist_ff_reaches_090_within_60s(tmp_path):
+    torch.set_num_threads(1)
+    t = time.perf_counter()
+    run = train_run(get_preset("HINTON_MNIST_quick"), out_root=tmp_path, device="cpu")
+    wall = time.perf_counter() - t
+    s = run.read_json("summary")
+    assert s["test_acc"] >= 0.90, s
+    assert wall <= 60, f"took {wall:.1f}s"
+
+
+def test_tosato_quick_mnist_ff_runs(tmp_path):
+    run = train_run(dataclasses.replace(get_preset("TOSATO_MNIST_quick"), algo="ff"), out_root=tmp_path, device="cpu")
+    s = run.read_json("summary")
+    assert s["test_acc"] >= 0.80 and len(s["per_layer_acc"]) == 3
