@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from implicitbias.experiments import fourier_sparsity as E
@@ -72,3 +73,10 @@ def test_closed_form_option_matches_loop_in_experiment() -> None:
     a = E.train(cfg)
     b = E.train(replace(cfg, vanilla_closed_form=False))
     torch.testing.assert_close(a["w_vanilla"], b["w_vanilla"], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_paper_preset(tmp_path) -> None:
+    cfg = E.PRESETS["paper"]
+    m = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg)).metrics
+    assert np.median(np.array(m["vanilla"]["test_mse"]) / np.array(m["hadamard"]["test_mse"])) >= 10

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from implicitbias.experiments import matrix_completion as E
@@ -51,3 +52,14 @@ def test_quick_preset_recovers_spectrum_and_reports_factor_two(tmp_path) -> None
     lr = arr["mode_ratios"].double().log().abs()
     assert float(lr[-1].max()) < float(lr[0].max())  # modes move toward balance
     assert res.figures
+
+
+@pytest.mark.slow
+def test_paper_preset(tmp_path) -> None:
+    cfg = E.PRESETS["paper"]
+    res = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg))
+    sv = np.array(res.metrics["sv_final"])
+    # The paper's "Est." 2σ₁ ≈ 14.87 hides σ₁(PQ) ≈ 7.44: PQ's top singular value is far below 15.
+    assert 10 <= np.median(2 * sv[:, 0]) <= 18 and np.median(sv[:, 0]) < 0.6 * 15
+    arr = RunDir.open(tmp_path, E.ID, cfg).load_arrays()["mode_ratios"][-1].numpy()
+    assert 0.75 <= arr.min() and arr.max() <= 1.35

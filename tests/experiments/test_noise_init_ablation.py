@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from implicitbias.experiments import noise_init_ablation as E
@@ -26,3 +27,14 @@ def test_quick_grid_small_init_full_batch_is_sparse(tmp_path) -> None:
     assert sp["fourier"]["full-batch | small init"]
     assert sp["tv"]["full-batch | small init"]
     assert len(res.claims) == 12 and res.figures
+
+
+@pytest.mark.slow
+def test_paper_grid_sparsity_follows_init(tmp_path) -> None:
+    # Measured (8 seeds): every small-init cell is sparse, every balanced-large-init cell is
+    # dense, whatever the gradient noise — at the paper's step sizes and lengths.
+    cfg = E.PRESETS["paper"]
+    sp = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg)).metrics["sparse"]
+    for pb in ("fourier", "tv"):
+        for cell, ok in sp[pb].items():
+            assert ok == cell.endswith("| small init"), (pb, cell)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from implicitbias.experiments import relu_balance as E
@@ -63,3 +64,10 @@ def test_quick_preset_ratios_end_near_one(tmp_path) -> None:
     assert {c.claim.split(" at ")[0] for c in res.claims} >= {"min per-unit ratio", "max per-unit ratio"}
     assert all(c.verdict in ("reproduced", "differs", "not run") for c in res.claims)
     assert (tmp_path / E.ID).exists() and res.figures
+
+
+@pytest.mark.slow
+def test_paper_preset_seed0_balanced(tmp_path) -> None:
+    cfg = E.PRESETS["paper"]
+    res = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg))
+    assert abs(res.metrics["final_ratio_min"][0] - 1) <= 0.1 and abs(res.metrics["final_ratio_max"][0] - 1) <= 0.1

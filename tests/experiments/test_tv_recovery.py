@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from implicitbias.data.synthetic import piecewise_constant, total_variation
@@ -32,3 +33,10 @@ def test_quick_preset_designed_beats_vanilla(tmp_path) -> None:
     assert ratio[0] >= 5 and np.median(ratio) >= 5
     assert np.median(m["designed"]["tv"]) < np.median(m["vanilla"]["tv"]) / 3
     assert res.figures
+
+
+@pytest.mark.slow
+def test_paper_preset(tmp_path) -> None:
+    cfg = E.PRESETS["paper"]
+    m = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg)).metrics
+    assert np.median(np.array(m["vanilla"]["recon_mse"]) / np.array(m["designed"]["recon_mse"])) >= 5

@@ -87,6 +87,13 @@ def test_compact_rotation_symmetry_found_and_has_no_symmetric_part():
     g = alg.generators
     assert torch.allclose(g, -g.transpose(1, 2), atol=1e-10)
     assert alg.symmetric_part().dim == 0
+    # no non-compact part: no gauge, zero bias, balance is the identity
+    th = torch.randn(3, 6, dtype=torch.float64)
+    from implicitbias.symmetry import induced_bias
+
+    assert torch.equal(induced_bias(alg, th, 1.0), torch.zeros(3, dtype=torch.float64))
+    assert torch.equal(alg.balance(th), th)
+    assert alg.moment_map(th).shape == (3, 0)
 
 
 def test_generators_are_theta_independent_and_not_orthonormal_fields(cache):

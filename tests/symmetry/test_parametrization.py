@@ -71,3 +71,14 @@ def test_validate_reports_bad_functions():
         Parametrization(lambda q: 1.0, {"u": (3,)}).validate()
     with pytest.raises(UserInputError, match="non-finite"):
         Parametrization(lambda q: q["u"] / 0.0, {"u": (3,)}).validate()
+
+
+def test_batched_predictor_equals_loop():
+    e = catalog.attention(4, 2, n_batch=2, n_seq=3)
+    th = e.random_points(3, seed=1)
+    got = e.parametrization.batched(th)
+    assert torch.allclose(got, torch.stack([e.parametrization(t) for t in th]), atol=1e-14)
+    # a function that vmap cannot handle (data-dependent Python control flow) falls back to a loop
+    p = Parametrization(lambda q: q["u"] * (2.0 if float(q["u"].sum()) > 0 else 1.0), {"u": (2,)})
+    th = torch.tensor([[1.0, 2.0], [-3.0, 1.0]], dtype=torch.float64)
+    assert torch.allclose(p.batched(th), torch.tensor([[2.0, 4.0], [-3.0, 1.0]], dtype=torch.float64))

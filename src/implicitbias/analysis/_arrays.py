@@ -22,13 +22,20 @@ def to_numpy(a: ArrayLike) -> np.ndarray:
     return np.asarray(a)
 
 
-def as_2d(x: ArrayLike, name: str = "x", dtype: Any = np.float64) -> np.ndarray:
-    """Return ``x`` as a 2-D NumPy array ``(N, H)`` of ``dtype``.
+def as_2d(x: ArrayLike, name: str = "x", dtype: Any = None) -> np.ndarray:
+    """Return ``x`` as a 2-D NumPy array ``(N, H)``.
+
+    Args:
+        dtype: target dtype; ``None`` keeps float32/float64 as they are (no copy: large
+            float32 activation arrays stay float32) and converts anything else to float64.
 
     Raises:
         ValueError: if ``x`` is not 2-D.
     """
-    a = to_numpy(x).astype(dtype, copy=False)
+    a = to_numpy(x)
+    if dtype is None:
+        dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
+    a = a.astype(dtype, copy=False)
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D (N, H), got shape {a.shape}")
     return a

@@ -233,9 +233,9 @@ def analyze_representations(reps: FFReps, opts: AnalysisOptions | None = None, n
 
 
 def ensemble_test_safe(x: np.ndarray, y: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`ensembles_test` on at most ~4000 samples (every s-th row) to bound the cost."""
-    if x.shape[0] > 4000:
-        step = int(np.ceil(x.shape[0] / 4000))
+    """:func:`ensembles_test` on at most ~2000 samples (every s-th row) to bound the cost."""
+    if x.shape[0] > 2000:
+        step = int(np.ceil(x.shape[0] / 2000))
         x, y = x[::step], y[::step]
     return ensembles_test(x, y, num_classes=kk)
 
@@ -279,7 +279,8 @@ def analyze_run(run_path: str | Path, opts: AnalysisOptions | None = None) -> di
 
 def layer_input(h: np.ndarray, norm: str, eps: float = 1e-12) -> np.ndarray:
     """The FF engine's between-layer normalisation N(h) (``l2``, ``rms`` or ``none``) in NumPy."""
-    h = np.asarray(h, dtype=np.float64)
+    h = np.asarray(h)
+    h = h if h.dtype in (np.float32, np.float64) else h.astype(np.float64)
     if norm == "l2":
         return h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), eps)
     if norm == "rms":

@@ -47,7 +47,7 @@ def twonn_ratios(x: ArrayLike, chunk: int = 2048) -> tuple[np.ndarray, int]:
 
     Distances are computed in float64 with torch in chunks of ``chunk`` query rows.
     """
-    a = torch.from_numpy(as_2d(x))
+    a = torch.from_numpy(as_2d(x, dtype=np.float64))
     n = a.shape[0]
     if n < 3:
         raise ValueError("TwoNN needs at least 3 points")
@@ -94,7 +94,7 @@ def twonn_dadapy(x: ArrayLike) -> float | None:
         from dadapy import Data  # type: ignore[import-not-found]
     except ImportError:
         return None
-    est = Data(coordinates=as_2d(x)).compute_id_2NN()
+    est = Data(coordinates=as_2d(x, dtype=np.float64)).compute_id_2NN()
     return float(est[0] if isinstance(est, tuple) else est)
 
 
@@ -112,8 +112,8 @@ class LinearCKAAccumulator:
 
     def update(self, x: ArrayLike, y: ArrayLike) -> None:
         """Add the rows of ``x`` ``(b, p)`` and ``y`` ``(b, q)``."""
-        a = as_2d(x, "x")
-        b = as_2d(y, "y")
+        a = as_2d(x, "x", dtype=np.float64)
+        b = as_2d(y, "y", dtype=np.float64)
         if a.shape[0] != b.shape[0]:
             raise ValueError("x and y must have the same number of rows")
         feats = {"x": a, "y": b}
@@ -123,11 +123,13 @@ class LinearCKAAccumulator:
             new[f"S{p}"] = feats[p].sum(0)
             new[f"sk{p}"] = np.array(ks[p].sum())
             for q in "xy":
-                new[f"C{p}{q}"] = feats[p].T @ feats[q]
+                if (p, q) != ("y", "x"):  # C_yx = C_xyᵀ, derived below
+                    new[f"C{p}{q}"] = feats[p].T @ feats[q]
                 new[f"kk{p}{q}"] = np.array(ks[p] @ ks[q])
                 new[f"w{p}k{q}"] = ks[q] @ feats[p]  # Σ_i k_q,i p_i
         for key, v in new.items():
             self._s[key] = self._s[key] + v if key in self._s else v
+        self._s["Cyx"] = self._s["Cxy"].T
         self.n += a.shape[0]
 
     def _hsic_biased(self, p: str, q: str) -> float:

@@ -60,11 +60,11 @@ def drive_decomposition(x: ArrayLike, weight: ArrayLike) -> tuple[np.ndarray, np
     w = as_2d(weight, "weight")
     if a.shape[1] != w.shape[1]:
         raise ValueError(f"input has {a.shape[1]} features, weight expects {w.shape[1]}")
-    xp, xn = np.maximum(a, 0), np.maximum(-a, 0)
     wp, wn = np.maximum(w, 0), np.maximum(-w, 0)
-    e = xp @ wp.T + xn @ wn.T
-    i = xp @ wn.T + xn @ wp.T
-    return e, i
+    if not (a < 0).any():  # post-ReLU inputs: x⁻ = 0, two products suffice
+        return a @ wp.T, a @ wn.T
+    xp, xn = np.maximum(a, 0), np.maximum(-a, 0)
+    return xp @ wp.T + xn @ wn.T, xp @ wn.T + xn @ wp.T
 
 
 def drive_summary(

@@ -45,7 +45,8 @@ def hoyer(x: ArrayLike, axis: int = -1) -> np.ndarray:
     Returns:
         Array with ``axis`` removed.
     """
-    a = np.abs(to_numpy(x).astype(np.float64))
+    a = to_numpy(x)
+    a = np.abs(a if a.dtype in (np.float32, np.float64) else a.astype(np.float64))
     n = a.shape[axis]
     if n < 2:
         raise ValueError("Hoyer sparseness needs at least 2 entries")
@@ -142,13 +143,14 @@ def gini(x: ArrayLike, axis: int = -1) -> np.ndarray:
     one-hot vector; NaN for v = 0. Computed in O(n log n) from the sorted entries
     v_(1) ≤ … ≤ v_(n):  G = Σ_k (2k − n − 1) v_(k) / (n Σ v).
     """
-    a = to_numpy(x).astype(np.float64)
+    a = to_numpy(x)
+    a = a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
     if np.any(a < 0):
         raise ValueError("gini expects non-negative entries")
     a = np.moveaxis(a, axis, -1)
     n = a.shape[-1]
     s = np.sort(a, axis=-1)
-    k = np.arange(1, n + 1, dtype=np.float64)
+    k = np.arange(1, n + 1, dtype=s.dtype)
     tot = s.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         g = (s * (2 * k - n - 1)).sum(axis=-1) / (n * tot)

@@ -38,7 +38,7 @@ def nearest_ensemble_predict(x: ArrayLike, members: ArrayLike) -> np.ndarray:
     Empty ensembles score −∞. Returns ``(N,)`` int64.
     """
     a = as_2d(x)
-    e = np.asarray(members, dtype=np.float64)
+    e = np.asarray(members).astype(a.dtype)
     sizes = e.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = (a @ e.T) / sizes[None, :]

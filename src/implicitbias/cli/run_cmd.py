@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from implicitbias.cli import app
@@ -24,8 +25,8 @@ def print_claims(claims: list, title: str = "claims") -> None:
     colors = {"reproduced": "green", "differs": "red", "not run": "yellow"}
     for c in claims:
         v = c["verdict"]
-        t.add_row(c["experiment"], c["claim"], c["paper"], c["ours_seed0"], c["ours_mean_sd"],
-                  f"[{colors.get(v, 'white')}]{v}[/]")
+        t.add_row(*(escape(str(c.get(k, ""))) for k in ("experiment", "claim", "paper", "ours_seed0", "ours_mean_sd")),
+                  f"[{colors.get(v, 'white')}]{escape(v)}[/]")
     console.print(t)
 
 

@@ -57,6 +57,15 @@ class ParamLayout:
             off += n
         return out
 
+    def unflatten_one(self, theta: Tensor) -> dict[str, Tensor]:
+        """``(D,)`` -> name -> ``shape`` views (one chain)."""
+        out, off = {}, 0
+        for name, shape in self.shapes:
+            n = math.prod(shape)
+            out[name] = theta[off : off + n].view(shape)
+            off += n
+        return out
+
     def flatten(self, params: Mapping[str, Tensor]) -> Tensor:
         """name -> ``(C, *shape)`` to ``(C, D)``."""
         missing = [n for n, _ in self.shapes if n not in params]
@@ -145,7 +154,9 @@ class Simulator:
         self.data = data
         self.record_every = int(record_every)
         self.block = int(block)
-        self._loss = loss if batched_loss else vmap(loss)
+        self._user_loss = loss
+        self._batched_loss = bool(batched_loss)
+        self._vcache: dict[tuple[str, ...], Callable] = {}
         obs = dict(observables or {})
         if "loss" in obs:
             raise UserInputError("observable name 'loss' is reserved (the minibatch loss is recorded)")
@@ -165,10 +176,25 @@ class Simulator:
         batch = self.rule.transform_batch(batch, rnoise, theta)
         th = theta.detach().requires_grad_(True)
         with torch.enable_grad():
-            losses = self._loss(self.layout.unflatten(th), batch)
+            losses = self._losses(th, batch)
             (grad,) = torch.autograd.grad(losses.sum(), th)
         delta = self.rule.update(None, grad, theta, rnoise)
         return (theta.clone() if delta is None else theta + delta), losses.detach()
+
+    def _losses(self, th: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """``(C,)`` per-chain losses; the per-chain loss is vmapped over (θ, batch values)."""
+        if self._batched_loss:
+            return self._user_loss(self.layout.unflatten(th), batch)
+        keys = tuple(batch)
+        f = self._vcache.get(keys)
+        if f is None:
+            layout, loss = self.layout, self._user_loss
+
+            def one_chain(t: Tensor, *values: Tensor) -> Tensor:
+                return loss(layout.unflatten_one(t), dict(zip(keys, values, strict=True)))
+
+            f = self._vcache[keys] = vmap(one_chain)
+        return f(th, *batch.values())
 
     def _observe(self, theta: Tensor) -> dict[str, Tensor]:
         params = self.layout.unflatten(theta)

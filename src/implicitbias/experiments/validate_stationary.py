@@ -66,7 +66,7 @@ class Config:
 
 PRESETS = {
     "quick": Config(),
-    "paper": Config(chains=512, steps=60_000, burn_in=4_000, record_every=20, ks_target=0.02,
+    "paper": Config(chains=512, steps=80_000, burn_in=4_000, record_every=20, ks_target=0.02,
                     ks_slice_target=0.03, min_ess=2e5),
 }
 

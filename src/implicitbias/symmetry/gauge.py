@@ -59,6 +59,8 @@ def moment_map(alg: SymmetryAlgebra, theta: torch.Tensor) -> torch.Tensor:
     sym = alg.symmetric_part()
     th = torch.as_tensor(theta).detach().to(torch.float64).cpu()
     flat = th.reshape(-1, th.shape[-1])
+    if sym.dim == 0:
+        return torch.zeros(*th.shape[:-1], 0, dtype=torch.float64)
     rows = (sym.sparse_flat() @ flat.T).reshape(sym.dim, sym.D, -1)  # (m, D, n)
     chi = 0.5 * torch.einsum("mdn,nd->nm", rows, flat)
     return chi.reshape(*th.shape[:-1], sym.dim)
@@ -201,6 +203,8 @@ def induced_bias(
 
 def _bias_at(sym: SymmetryAlgebra, th: torch.Tensor, temperature: float) -> torch.Tensor:
     flat = th.reshape(-1, th.shape[-1])
+    if sym.dim == 0:  # no non-compact symmetry: no gauge, no bias
+        return torch.zeros(th.shape[:-1], dtype=torch.float64)
     f = (sym.sparse_flat() @ flat.T).reshape(sym.dim, sym.D, -1).permute(2, 1, 0)  # (n, D, m)
     c = (f.transpose(-1, -2) @ f).reshape(*th.shape[:-1], sym.dim, sym.dim)
     ld, singular = safe_logdet(c)

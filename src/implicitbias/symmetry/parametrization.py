@@ -124,6 +124,14 @@ class Parametrization:
         params = dict(theta) if isinstance(theta, Mapping) else self.unflatten(theta)
         return self.fn(params)
 
+    def batched(self, theta: torch.Tensor) -> torch.Tensor:
+        """Predictors for a batch ``(C, D) -> (C, *out)`` (``torch.func.vmap``, else a loop)."""
+        theta = torch.as_tensor(theta)
+        try:
+            return torch.func.vmap(lambda t: self(t))(theta)
+        except Exception:  # noqa: BLE001 - user functions may not be vmappable
+            return torch.stack([self(t) for t in theta])
+
     def flat_output(self, theta: torch.Tensor) -> torch.Tensor:
         """The predictor at ``theta`` flattened to ``(n_out,)``."""
         out = self(theta)

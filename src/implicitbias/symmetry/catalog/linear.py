@@ -93,7 +93,7 @@ def factorization(m: int, n: int, r: int) -> CatalogEntry:
 
     return CatalogEntry(
         name=p.name, parametrization=p, algebra=alg, full_dim=r * r,
-        formula="(T/2)[sum log s_i + sum_{i<j} log(s_i+s_j)], s = svd(UV^T)",
+        formula="(T/2)(sum log s_i + sum_{i<j} log(s_i+s_j)), s = svd(UV^T)",
         bias_unit=bias_unit, group=f"GL({r})",
     )
 

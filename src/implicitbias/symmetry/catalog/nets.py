@@ -132,7 +132,7 @@ def attention(
         return r
 
     formula = ("(T/2) sum_j log(|q_j| |k_j|)" if subgroup == "columns"
-               else "(T/2)[sum log s_i + sum_{i<j} log(s_i+s_j)], s = svd(Wq Wk^T)")
+               else "(T/2)(sum log s_i + sum_{i<j} log(s_i+s_j)), s = svd(Wq Wk^T)")
     if out_proj:
         formula += " + same for (Wv, Wo)"
     full_dim = d_head * d_head * (2 if out_proj else 1)
