@@ -52,12 +52,14 @@ class _Kill(Exception):
     [
         (dict(algo="ff", epochs=3), 2),  # inside layer 1
         (dict(algo="ff", epochs=3), 3),  # at the layer boundary
+        (dict(algo="ff", epochs=2, hidden=(48, 48, 32)), 4),  # layer 3's cache: advanced vs rebuilt
+        (dict(algo="ff", epochs=2, hidden=(48, 48, 32)), 5),
         (dict(algo="ff-simultaneous", epochs=3, negatives="hard", peer_norm=0.03, eval_rule="probe"), 1),
         (dict(algo="bp", epochs=3, lr_schedule="linear_cooldown"), 2),
     ],
 )
 def test_resume_equals_uninterrupted(tmp_path, overrides, kill_at):
-    cfg = dataclasses.replace(get_preset("DIGITS_quick"), hidden=(64, 32), **overrides)
+    cfg = dataclasses.replace(get_preset("DIGITS_quick"), **{"hidden": (64, 32), **overrides})
     full = train_run(cfg, out_root=tmp_path / "a", device="cpu")
 
     def killer(done, total, msg):

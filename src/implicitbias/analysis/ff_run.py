@@ -32,6 +32,7 @@ from implicitbias.analysis.ensembles import (
     mixed_selectivity,
     overlap_counts,
     selectivity_index,
+    specificity_stats,
 )
 from implicitbias.analysis.geometry import linear_cka, twonn_dimension
 from implicitbias.analysis.inhibition import drive_summary, weight_sign_stats
@@ -200,6 +201,7 @@ def analyze_representations(reps: FFReps, opts: AnalysisOptions | None = None, n
             "overlap": overlap_counts(ens).tolist(),
             "jaccard": jaccard_matrix(ens),
             "mixed": mixed_selectivity(ens),
+            **specificity_stats(ens),  # exclusive_frac, mean_offdiag_jaccard (BP too)
             "ensemble_si": ensemble_selectivity(m, ens),
             "_profile": m,
             "_members": ens,

@@ -32,7 +32,7 @@ __all__ = [
 
 @torch.inference_mode()
 def label_goodness(
-    net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str, chunk: int = 128
+    net: FFNet, emb: LabelEmbedding, x: torch.Tensor, kind: str, chunk: int = 400
 ) -> torch.Tensor:
     """G (N, K, L) for all K labels in one batched pass (layer 1 shared).
 
@@ -87,12 +87,12 @@ def per_layer_predictions(G: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def layer_activations(net: FFNet, x: torch.Tensor, chunk: int = 2000) -> list[torch.Tensor]:
-    """Hidden activities ``[h_1, ..., h_L]`` (each (N, H), float32) of already-embedded inputs."""
+def layer_activations(net: FFNet, x: torch.Tensor, chunk: int = 2000, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+    """Hidden activities ``[h_1, ..., h_L]`` (each (N, H), ``dtype``) of already-embedded inputs."""
     parts: list[list[torch.Tensor]] = [[] for _ in net.layers]
     for s in range(0, x.shape[0], chunk):
         for li, h in enumerate(net.forward_all(x[s : s + chunk])):
-            parts[li].append(h)
+            parts[li].append(h.to(dtype))
     return [torch.cat(p) for p in parts]
 
 

@@ -56,13 +56,13 @@ def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Ten
     wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
     out: dict[str, torch.Tensor] = {"labels": y, "pred": res["pred"], "wrong_labels": wrong}
     if tr.bp:
-        for li, h in enumerate(layer_activations(tr.net, x)):
-            out[f"layer{li + 1}.true"] = h.half()
+        for li, h in enumerate(layer_activations(tr.net, x, dtype=torch.float16)):
+            out[f"layer{li + 1}.true"] = h
     else:
-        conds = {"true": tr.emb.embed(x, y), "neutral": tr.emb.neutral(x), "wrong": tr.emb.embed(x, wrong)}
-        for name, xe in conds.items():
-            for li, h in enumerate(layer_activations(tr.net, xe)):
-                out[f"layer{li + 1}.{name}"] = h.half()
+        conds = {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
+        for name, make in conds.items():  # one condition at a time, float16 chunk by chunk
+            for li, h in enumerate(layer_activations(tr.net, make(), dtype=torch.float16)):
+                out[f"layer{li + 1}.{name}"] = h
         out["goodness"] = res["goodness"].float()
     run.save_arrays(out, "representations")
 
@@ -135,6 +135,7 @@ def train_run(
     finally:
         logger.close()
     t_eval = time.perf_counter()
+    tr.cache = None  # greedy FF's layer-input cache is no longer needed
     res = tr.evaluate(x_te, y_te, probe=True)
     save_tensors(run.path / "model.safetensors", tr.net.state_dict())
     save_representations(tr, run, x_te, y_te, res)

@@ -53,7 +53,10 @@ class Trainer(TrainerIOMixin):
         if len(seen) < 2:
             raise UserInputError("at least two classes must remain after exclude_classes")
         keep = torch.isin(y_train, torch.tensor(seen, device=y_train.device))
-        self.x, self.y = x_train[keep].contiguous(), y_train[keep].contiguous()
+        if bool(keep.all()):  # no copy of the training set when nothing is held out
+            self.x, self.y = x_train.contiguous(), y_train.contiguous()
+        else:
+            self.x, self.y = x_train[keep].contiguous(), y_train[keep].contiguous()
         self.N = int(self.x.shape[0])
         self.bp = cfg.algo == "bp"
         value = float(self.x.max()) if cfg.label_value == "batch_max" else float(cfg.label_constant)
@@ -99,31 +102,59 @@ class Trainer(TrainerIOMixin):
         return list(self.net.layers[p].parameters()) if self.cfg.algo == "ff" else list(self.net.parameters())
 
     def start_phase(self, p: int) -> None:
-        """Create the phase's optimiser and, for greedy FF, the cache of layer-p inputs."""
+        """Create the phase's optimiser and, for greedy FF, the cache of layer-p inputs.
+
+        Moving on from phase p − 1 the cache is advanced by one layer (in place when the widths
+        match); after a resume it is rebuilt from the data. Both give the same bits: the same
+        chunks go through the same operations.
+        """
         cfg = self.cfg
         self.opt = Optimizer(self.phase_params(p), cfg.optimizer, float(cfg.lr), cfg.weight_decay, cfg.momentum)  # type: ignore[arg-type]
+        prev, self.cache = (self.cache if self.phase == p - 1 else None), None
         self.phase = p
-        self.cache = None
         if cfg.algo == "ff" and p > 0:
-            self.cache = self._build_cache(p)
+            self.cache = self._advance_cache(p, prev) if prev is not None else self._build_cache(p)
+
+    _CHUNK = 4096
+
+    @torch.inference_mode()
+    def _advance_cache(self, p: int, prev: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-p inputs from the layer-(p−1) inputs: N(h_{p−1}) = N(ReLU(W x̂ + b))."""
+        lin, width = self.net.layers[p - 1], self.cfg.hidden[p - 1]
+        out = []
+        for buf in prev:
+            if buf.shape[0] == 0:
+                out.append(buf)
+                continue
+            dst = buf if buf.shape[1] == width else torch.empty(buf.shape[0], width, device=self.device)
+            for s in range(0, buf.shape[0], self._CHUNK):
+                h = torch.relu(lin(buf[s : s + self._CHUNK]))
+                dst[s : s + self._CHUNK] = normalize_rows(h, self.net.norm, self.net.eps)
+            out.append(dst)
+        return out[0], out[1]
 
     @torch.inference_mode()
     def _frozen_input(self, p: int, x: torch.Tensor) -> torch.Tensor:
-        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0)."""
-        for li in range(p):
-            x = self.net.layer(li, x)
-        return normalize_rows(x, self.net.norm, self.net.eps)
+        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0).
 
-    def _build_cache(self, p: int, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-        width = self.cfg.hidden[p - 1]
+        Written as repeated "normalise, then layer" so that chunk by chunk it performs exactly
+        the operations of :meth:`_advance_cache`.
+        """
+        x = normalize_rows(x, self.net.norm, self.net.eps)
+        for li in range(p):
+            x = normalize_rows(torch.relu(self.net.layers[li](x)), self.net.norm, self.net.eps)
+        return x
+
+    def _build_cache(self, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-p inputs of all positives (and fixed negatives) from the data, chunk by chunk."""
+        width, C = self.cfg.hidden[p - 1], self._CHUNK
         pos = torch.empty(self.N, width, device=self.device)
-        neg = torch.empty(self.N, width, device=self.device) if self.neg_img is not None else pos[:0]
-        for s in range(0, self.N, chunk):
-            sl = slice(s, s + chunk)
-            pos[sl] = self._frozen_input(p, self.emb.embed(self.x[sl], self.y[sl]))
+        neg = torch.empty(self.N if self.neg_img is not None else 0, width, device=self.device)
+        for s in range(0, self.N, C):
+            pos[s : s + C] = self._frozen_input(p, self.emb.embed(self.x[s : s + C], self.y[s : s + C]))
             if self.neg_img is not None:
-                pos_idx = self.neg_img[sl]
-                neg[sl] = self._frozen_input(p, self.emb.embed(self.x[pos_idx], self.neg_lab[sl]))
+                img = self.neg_img[s : s + C]
+                neg[s : s + C] = self._frozen_input(p, self.emb.embed(self.x[img], self.neg_lab[s : s + C]))
         return pos, neg
 
     def _wrong_uniform(self, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
