@@ -49,13 +49,22 @@ def label_goodness(
         B = xc.shape[0]
         sq = xc.pow(2).sum(1) + c * emb.value**2
         scale = norm_scale(sq, xc.shape[1], net.norm, net.eps).unsqueeze(1)  # (B, 1)
-        base = (xc @ w1.T) * scale  # (B, H)
-        z1 = base.unsqueeze(1) + (emb.value * scale).unsqueeze(2) * colsum.unsqueeze(0) + b1
-        h = torch.relu_(z1).reshape(B * K, -1)
-        out[s : s + B, :, 0] = goodness(h, kind).view(B, K)
-        for li in range(1, L):
-            h = net.layer(li, h)
-            out[s : s + B, :, li] = goodness(h, kind).view(B, K)
+        base = torch.addcmul(b1, xc @ w1.T, scale)  # s·W_1 clear(x) + b_1, (B, H)
+        z1 = torch.addcmul(base.unsqueeze(1), (emb.value * scale).unsqueeze(2), colsum.unsqueeze(0))  # (B, K, H)
+        h = z1.relu_().reshape(B * K, -1)
+        for li in range(L):
+            if kind in ("l2", "sumsq", "meansq"):  # one pass gives both goodness and next scale
+                sq = torch.linalg.vector_norm(h, dim=1).square_()
+                g = {"l2": sq.sqrt(), "sumsq": sq, "meansq": sq / h.shape[1]}[kind]
+            else:
+                g, sq = goodness(h, kind), None
+            out[s : s + B, :, li] = g.view(B, K)
+            if li + 1 < L:  # N(h) W^T = s·(h W^T): scale the product instead of h
+                if sq is None:
+                    sq = torch.linalg.vector_norm(h, dim=1).square_()
+                sc = norm_scale(sq, h.shape[1], net.norm, net.eps).unsqueeze(1)
+                lin = net.layers[li + 1]
+                h = torch.addcmul(lin.bias, h @ lin.weight.T, sc).relu_()
     return out
 
 
