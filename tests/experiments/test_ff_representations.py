@@ -54,7 +54,7 @@ def test_quick_result_complete(quick: tuple[E.ExperimentResult, Path]) -> None:
     res, path = quick
     starts = {c.claim.split(" ")[0] for c in res.claims if c.claim.startswith("(")}
     assert starts == {"(1)", "(2)", "(3)", "(4)", "(5)"}
-    assert all(c.verdict in ("reproduced", "differs", "not run") for c in res.claims)
+    assert all(c.verdict in ("reproduced", "differs", "info") for c in res.claims)
     for f in res.figures:
         assert (path / f).stat().st_size > 1000
     rows = res.metrics["table"]

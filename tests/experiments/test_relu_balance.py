@@ -62,7 +62,7 @@ def test_quick_preset_ratios_end_near_one(tmp_path) -> None:
     r = RunDir.open(tmp_path, E.ID, cfg).load_arrays()["ratios"].double().log().abs()
     assert float(r[-1].median()) < float(r[0].median()) / 5
     assert {c.claim.split(" at ")[0] for c in res.claims} >= {"min per-unit ratio", "max per-unit ratio"}
-    assert all(c.verdict in ("reproduced", "differs", "not run") for c in res.claims)
+    assert all(c.verdict in ("reproduced", "differs", "info") for c in res.claims)
     assert (tmp_path / E.ID).exists() and res.figures
 
 

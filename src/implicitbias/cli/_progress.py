@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console(stderr=True)
+# Wide enough for claim tables when stderr is not a terminal (CI logs, pipes).
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 @contextmanager

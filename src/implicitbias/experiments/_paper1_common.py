@@ -177,7 +177,7 @@ def claim(
         what: the quantity, in words.
         paper: the paper's number (text).
         values: per-seed numbers (array-like, length S).
-        ok: predicate on the seed-0 value deciding "reproduced" (``None`` -> "not run").
+        ok: predicate on the seed-0 value deciding "reproduced" (``None`` -> "info": no paper number to judge by).
         digits: significant digits.
         note: short note.
         seed0_text / mean_text: override the default formatting.
@@ -186,7 +186,7 @@ def claim(
     s0 = float(v[0]) if v.size else math.nan
     verdict: Verdict
     if ok is None or v.size == 0:
-        verdict = "not run"
+        verdict = "info"
     else:
         verdict = "reproduced" if (s0 == s0 and ok(s0)) else "differs"
     return Claim(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-Verdict = Literal["reproduced", "differs", "not run"]
+Verdict = Literal["reproduced", "differs", "info", "not run"]
 
 __all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "verdict_within", "mean_sd"]
 
@@ -35,7 +35,8 @@ class Claim:
         paper: the paper's number as text (e.g. "[0.939, 1.0045]").
         ours_seed0: our seed-0 value as text.
         ours_mean_sd: "mean ± sd" over seeds as text ("" for single-seed numbers).
-        verdict: "reproduced", "differs" or "not run".
+        verdict: "reproduced", "differs", "info" (a measured number with no paper
+            counterpart to judge it by) or "not run".
         note: optional short explanation (e.g. why a number differs).
     """
 

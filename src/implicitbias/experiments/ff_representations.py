@@ -216,7 +216,7 @@ def _claims(
     claims: list[Claim] = []
 
     def add(claim: str, paper: str, seed0: str, msd: str, ok: bool | None, note: str = "") -> None:
-        verdict = "not run" if ok is None else ("reproduced" if ok else "differs")
+        verdict = "info" if ok is None else ("reproduced" if ok else "differs")
         claims.append(Claim(ID, claim, paper, seed0, msd, verdict, note))  # type: ignore[arg-type]
 
     for ds, R in results.items():

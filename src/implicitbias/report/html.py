@@ -53,6 +53,7 @@ th{background:#f3f5f7} td.num{font-variant-numeric:tabular-nums}
 .v-reproduced{background:#e3f6e8;color:#145a2a;font-weight:600}
 .v-differs{background:#fdecea;color:#8a1c12;font-weight:600}
 .v-not-run{background:#f1f1f1;color:#666;font-weight:600}
+.v-info{color:#3b5b7a}
 .figs{display:flex;flex-wrap:wrap;gap:1em} .figs figure{margin:0;flex:1 1 420px}
 .figs img{max-width:100%;border:1px solid #eee} figcaption{font-size:.8em;color:#555}
 code,pre{background:#f6f8fa;padding:.15em .3em;border-radius:3px;font-size:.85em}
@@ -126,6 +127,7 @@ def build_report(
         "published code and data (see <code>shared/reference</code>); verdicts say whether ours "
         "agree within the stated tolerance. A <b>differs</b> verdict is a finding, not a bug report.</p>",
         f"<p><b>{counts.get('reproduced', 0)}</b> reproduced · <b>{counts.get('differs', 0)}</b> differ · "
+        f"<b>{counts.get('info', 0)}</b> measured without a paper number (info) · "
         f"<b>{counts.get('not run', 0)}</b> not run</p>",
         "<h2 id='claims'>Claims</h2>",
         "<table id='claims-table'><thead><tr><th>experiment</th><th>claim</th><th>paper</th>"
