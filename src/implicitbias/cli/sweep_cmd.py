@@ -13,7 +13,13 @@ from implicitbias.cli._progress import console, progress_bar
 from implicitbias.config import to_dict
 from implicitbias.experiments.runner import resolve_config
 from implicitbias.runs.executors import ClusterConfig, make_executor
-from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds, summarise, write_summary_csv
+from implicitbias.runs.sweep import (
+    expand_grid,
+    parse_grid,
+    parse_seeds,
+    summarise,
+    write_summary_csv,
+)
 from implicitbias.runs.sweep_runner import run_sweep
 
 
