@@ -24,7 +24,7 @@ from torch import nn
 
 from implicitbias.errors import UserInputError
 
-__all__ = ["normalize_rows", "norm_scale", "goodness", "ff_loss", "FFNet", "init_linear_"]
+__all__ = ["normalize_rows", "normalize_rows_", "norm_scale", "goodness", "ff_loss", "FFNet", "init_linear_"]
 
 
 def norm_scale(sqnorm: torch.Tensor, dim: int, mode: str, eps: float) -> torch.Tensor:
@@ -46,6 +46,17 @@ def normalize_rows(x: torch.Tensor, mode: str, eps: float) -> torch.Tensor:
         return x / torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min(eps)
     if mode == "rms":
         return x / (x.pow(2).mean(dim=1, keepdim=True).sqrt() + eps)
+    raise UserInputError(f"unknown layer_norm {mode!r}")
+
+
+def normalize_rows_(x: torch.Tensor, mode: str, eps: float) -> torch.Tensor:
+    """In-place :func:`normalize_rows` (same values, bit for bit); returns ``x``."""
+    if mode == "none":
+        return x
+    if mode == "l2":
+        return x.div_(torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_min_(eps))
+    if mode == "rms":
+        return x.div_(x.pow(2).mean(dim=1, keepdim=True).sqrt_().add_(eps))
     raise UserInputError(f"unknown layer_norm {mode!r}")
 
 

@@ -44,14 +44,21 @@ def label_goodness(
     colsum = w1[:, emb.slots].sum(-1).T  # (K, H): Σ_{j∈S_k} W_1[:, j]
     c = emb.slots.shape[1]
     out = torch.empty(x.shape[0], K, L, dtype=torch.float32, device=x.device)
+    # two reused (chunk·K, H) workspaces (h in ws[0], the product h Wᵀ in ws[1]): fresh large CPU tensors
+    # every chunk would cost page faults comparable to the products themselves
+    wmax = max(lin.weight.shape[0] for lin in net.layers)
+    size = min(chunk, x.shape[0]) * K * wmax
+    ws = (torch.empty(size, device=x.device), torch.empty(size, device=x.device))
     for s in range(0, x.shape[0], chunk):
         xc = emb.cleared(x[s : s + chunk])
         B = xc.shape[0]
         sq = xc.pow(2).sum(1) + c * emb.value**2
         scale = norm_scale(sq, xc.shape[1], net.norm, net.eps).unsqueeze(1)  # (B, 1)
         base = torch.addcmul(b1, xc @ w1.T, scale)  # s·W_1 clear(x) + b_1, (B, H)
-        z1 = torch.addcmul(base.unsqueeze(1), (emb.value * scale).unsqueeze(2), colsum.unsqueeze(0))  # (B, K, H)
-        h = z1.relu_().reshape(B * K, -1)
+        H1 = base.shape[1]
+        z1 = ws[0][: B * K * H1].view(B, K, H1)
+        torch.addcmul(base.unsqueeze(1), (emb.value * scale).unsqueeze(2), colsum.unsqueeze(0), out=z1)  # (B, K, H)
+        h = z1.relu_().view(B * K, H1)
         for li in range(L):
             if kind in ("l2", "sumsq", "meansq"):  # one pass gives both goodness and next scale
                 sq = torch.linalg.vector_norm(h, dim=1).square_()
@@ -64,7 +71,9 @@ def label_goodness(
                     sq = torch.linalg.vector_norm(h, dim=1).square_()
                 sc = norm_scale(sq, h.shape[1], net.norm, net.eps).unsqueeze(1)
                 lin = net.layers[li + 1]
-                h = torch.addcmul(lin.bias, h @ lin.weight.T, sc).relu_()
+                Hn = lin.weight.shape[0]
+                prod = torch.mm(h, lin.weight.T, out=ws[1][: B * K * Hn].view(B * K, Hn))
+                h = torch.addcmul(lin.bias, prod, sc, out=ws[0][: B * K * Hn].view(B * K, Hn)).relu_()
     return out
 
 

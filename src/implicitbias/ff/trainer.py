@@ -23,7 +23,7 @@ from torch import nn
 
 from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig
-from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows
+from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows, normalize_rows_
 from implicitbias.ff.embed import make_embedding
 from implicitbias.ff.optim import Optimizer
 from implicitbias.ff.trainer_io import TrainerIOMixin
@@ -90,6 +90,7 @@ class Trainer(TrainerIOMixin):
         self.phase = -1
         self.opt: Optimizer | None = None
         self.cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._bufs: dict[str, torch.Tensor] = {}  # per-phase workspaces of the hand-written step
 
     # ---- helpers ----------------------------------------------------------------------
     def gen(self, *keys: object) -> torch.Generator:
@@ -112,6 +113,7 @@ class Trainer(TrainerIOMixin):
         self.opt = Optimizer(self.phase_params(p), cfg.optimizer, float(cfg.lr), cfg.weight_decay, cfg.momentum)  # type: ignore[arg-type]
         prev, self.cache = (self.cache if self.phase == p - 1 else None), None
         self.phase = p
+        self._bufs = {}
         if cfg.algo == "ff" and p > 0:
             self.cache = self._advance_cache(p, prev) if prev is not None else self._build_cache(p)
 
@@ -205,6 +207,48 @@ class Trainer(TrainerIOMixin):
             inp[B:] = self._frozen_input(p, xn)
         return inp
 
+    def _buf(self, name: str, rows: int, cols: int) -> torch.Tensor:
+        """A reused ``(rows, cols)`` float32 workspace (first ``rows`` rows of a per-phase buffer).
+
+        Large temporaries on the CPU are fresh ``mmap`` pages every step (page faults, zeroing);
+        reusing one buffer per role keeps the step at the cost of its two matrix products.
+        """
+        b = self._bufs.get(name)
+        if b is None or b.shape[0] < rows or b.shape[1] != cols:
+            b = self._bufs[name] = torch.empty(rows, cols, device=self.device)
+        return b[:rows]
+
+    def _embed_into(self, out: torch.Tensor, img: torch.Tensor, lab: torch.Tensor) -> None:
+        """``out`` ← embed(x[img], lab) without temporaries (same values as ``emb.embed``)."""
+        e, d = self.emb, self.x.shape[1]
+        if e.dim_out == d:
+            torch.index_select(self.x, 0, img, out=out)
+        else:
+            torch.index_select(self.x, 0, img, out=out[:, :d])
+            out[:, d:] = 0.0
+        out[:, e.slots.reshape(-1)] = 0.0
+        rows = torch.arange(out.shape[0], device=out.device).unsqueeze(1)
+        out[rows, e.slots[lab]] = e.value
+
+    def _greedy_input_fast(self, p: int, idx: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """:meth:`_greedy_input` written into a reused buffer (bit-identical values)."""
+        if p > 0 and self.neg_img is None:
+            return self._greedy_input(p, idx, g)
+        B = idx.shape[0]
+        if p == 0:
+            inp = self._buf("inp", 2 * B, self.emb.dim_out)
+            self._embed_into(inp[:B], idx, self.y[idx])
+            if self.neg_img is not None:
+                self._embed_into(inp[B:], self.neg_img[idx], self.neg_lab[idx])
+            else:
+                self._embed_into(inp[B:], idx, self._wrong_uniform(self.y[idx], g))
+            return normalize_rows_(inp, self.net.norm, self.net.eps)
+        pos, neg = self.cache  # type: ignore[misc]
+        inp = self._buf("inp", 2 * B, pos.shape[1])
+        torch.index_select(pos, 0, idx, out=inp[:B])
+        torch.index_select(neg, 0, idx, out=inp[B:])
+        return inp
+
     def _manual_ok(self) -> bool:
         c = self.cfg
         return c.goodness in ("l2", "sumsq", "meansq") and not self.peer
@@ -230,11 +274,11 @@ class Trainer(TrainerIOMixin):
         """
         cfg, B = self.cfg, idx.shape[0]
         lin = self.net.layers[p]
-        inp = self._greedy_input(p, idx, g)
-        h = torch.addmm(lin.bias, inp, lin.weight.t()).relu_()
-        H = h.shape[1]
-        sq = h.pow(2).sum(1)
-        gd = {"l2": sq.sqrt(), "sumsq": sq, "meansq": sq / H}[cfg.goodness]
+        inp = self._greedy_input_fast(p, idx, g)
+        H = lin.weight.shape[0]
+        h = torch.addmm(lin.bias, inp, lin.weight.t(), out=self._buf("h", 2 * B, H)).relu_()
+        nrm = torch.linalg.vector_norm(h, dim=1)  # ‖h‖₂ in one pass
+        gd = {"l2": nrm, "sumsq": nrm.square(), "meansq": nrm.square() / H}[cfg.goodness]
         theta = self.theta(cfg.hidden[p])
         gp, gn = gd[:B], gd[B:]
         if cfg.loss == "softplus":
@@ -247,8 +291,12 @@ class Trainer(TrainerIOMixin):
             c = torch.cat([cp, -cp])
         a = {"l2": 1.0 / gd.clamp_min(1e-30), "sumsq": torch.full_like(gd, 2.0), "meansq": torch.full_like(gd, 2.0 / H)}[cfg.goodness]
         dz = h.mul_((c * a).unsqueeze(1))
-        lin.weight.grad = dz.t() @ inp
-        lin.bias.grad = dz.sum(0)
+        gw = self._bufs.get("gw")
+        if gw is None or gw.shape != lin.weight.shape:
+            gw = self._bufs["gw"] = torch.empty_like(lin.weight)
+            self._bufs["gb"] = torch.empty_like(lin.bias)
+        lin.weight.grad = torch.mm(dz.t(), inp, out=gw)
+        lin.bias.grad = torch.sum(dz, 0, out=self._bufs["gb"])
         return loss, gp.mean(), gn.mean()
 
     def _loss_joint(self, idx: torch.Tensor, g: torch.Generator, new_peer: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
