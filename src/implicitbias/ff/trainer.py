@@ -25,6 +25,7 @@ from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig
 from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows, normalize_rows_
 from implicitbias.ff.embed import make_embedding
+from implicitbias.ff.greedy_step import GreedyStepMixin
 from implicitbias.ff.optim import Optimizer
 from implicitbias.ff.trainer_io import TrainerIOMixin
 from implicitbias.seeding import torch_generator
@@ -36,7 +37,7 @@ class TrainingDiverged(UserInputError):
     """A loss or weight became NaN/inf; the last good checkpoint is kept."""
 
 
-class Trainer(TrainerIOMixin):
+class Trainer(TrainerIOMixin, GreedyStepMixin):
     """Training state of one run (see module docstring).
 
     Args:
@@ -124,14 +125,21 @@ class Trainer(TrainerIOMixin):
         """Layer-p inputs from the layer-(p−1) inputs: N(h_{p−1}) = N(ReLU(W x̂ + b))."""
         lin, width = self.net.layers[p - 1], self.cfg.hidden[p - 1]
         out = []
+        tmp = torch.empty(min(self._CHUNK, prev[0].shape[0]), width, device=self.device)  # reused chunk workspace
         for buf in prev:
             if buf.shape[0] == 0:
                 out.append(buf)
                 continue
             dst = buf if buf.shape[1] == width else torch.empty(buf.shape[0], width, device=self.device)
             for s in range(0, buf.shape[0], self._CHUNK):
-                h = torch.relu(lin(buf[s : s + self._CHUNK]))
-                dst[s : s + self._CHUNK] = normalize_rows(h, self.net.norm, self.net.eps)
+                src = buf[s : s + self._CHUNK]
+                # = normalize_rows(relu(lin(src))) op for op (F.linear is this addmm), no temporaries
+                h = torch.addmm(lin.bias, src, lin.weight.t(), out=tmp[: src.shape[0]]).relu_()
+                if self.net.norm == "l2":  # the division of normalize_rows, written straight into dst
+                    n = torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min_(self.net.eps)
+                    torch.div(h, n, out=dst[s : s + self._CHUNK])
+                else:
+                    dst[s : s + self._CHUNK] = normalize_rows_(h, self.net.norm, self.net.eps)
             out.append(dst)
         return out[0], out[1]
 
@@ -207,48 +215,6 @@ class Trainer(TrainerIOMixin):
             inp[B:] = self._frozen_input(p, xn)
         return inp
 
-    def _buf(self, name: str, rows: int, cols: int) -> torch.Tensor:
-        """A reused ``(rows, cols)`` float32 workspace (first ``rows`` rows of a per-phase buffer).
-
-        Large temporaries on the CPU are fresh ``mmap`` pages every step (page faults, zeroing);
-        reusing one buffer per role keeps the step at the cost of its two matrix products.
-        """
-        b = self._bufs.get(name)
-        if b is None or b.shape[0] < rows or b.shape[1] != cols:
-            b = self._bufs[name] = torch.empty(rows, cols, device=self.device)
-        return b[:rows]
-
-    def _embed_into(self, out: torch.Tensor, img: torch.Tensor, lab: torch.Tensor) -> None:
-        """``out`` ← embed(x[img], lab) without temporaries (same values as ``emb.embed``)."""
-        e, d = self.emb, self.x.shape[1]
-        if e.dim_out == d:
-            torch.index_select(self.x, 0, img, out=out)
-        else:
-            torch.index_select(self.x, 0, img, out=out[:, :d])
-            out[:, d:] = 0.0
-        out[:, e.slots.reshape(-1)] = 0.0
-        rows = torch.arange(out.shape[0], device=out.device).unsqueeze(1)
-        out[rows, e.slots[lab]] = e.value
-
-    def _greedy_input_fast(self, p: int, idx: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """:meth:`_greedy_input` written into a reused buffer (bit-identical values)."""
-        if p > 0 and self.neg_img is None:
-            return self._greedy_input(p, idx, g)
-        B = idx.shape[0]
-        if p == 0:
-            inp = self._buf("inp", 2 * B, self.emb.dim_out)
-            self._embed_into(inp[:B], idx, self.y[idx])
-            if self.neg_img is not None:
-                self._embed_into(inp[B:], self.neg_img[idx], self.neg_lab[idx])
-            else:
-                self._embed_into(inp[B:], idx, self._wrong_uniform(self.y[idx], g))
-            return normalize_rows_(inp, self.net.norm, self.net.eps)
-        pos, neg = self.cache  # type: ignore[misc]
-        inp = self._buf("inp", 2 * B, pos.shape[1])
-        torch.index_select(pos, 0, idx, out=inp[:B])
-        torch.index_select(neg, 0, idx, out=inp[B:])
-        return inp
-
     def _manual_ok(self) -> bool:
         c = self.cfg
         return c.goodness in ("l2", "sumsq", "meansq") and not self.peer
@@ -262,42 +228,6 @@ class Trainer(TrainerIOMixin):
         if self.peer:
             loss = loss + self._peer_loss(p, h[:B], new_peer)
         return loss, gd[:B].detach().mean(), gd[B:].detach().mean()
-
-    @torch.no_grad()
-    def _grad_greedy(self, p: int, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Same loss as :meth:`_loss_greedy`, gradient written by hand into ``.grad``.
-
-        With h = ReLU(z), z = x̂Wᵀ + b and c_n = ∂L/∂g_n, every supported goodness has
-        ∂g/∂h = a_n·h (l2: 1/g, sumsq: 2, meansq: 2/H), and ReLU's mask is implied by h = 0,
-        so ∂L/∂z = (c·a)[:, None]·h, ∂L/∂W = (∂L/∂z)ᵀ x̂, ∂L/∂b = Σ_n ∂L/∂z_n.
-        Softplus loss: c⁺ = −σ(θ − g⁺)/2B, c⁻ = σ(g⁻ − θ)/2B; SymBa: c⁺ = −c⁻ = −α σ(−α(g⁺ − g⁻))/B.
-        """
-        cfg, B = self.cfg, idx.shape[0]
-        lin = self.net.layers[p]
-        inp = self._greedy_input_fast(p, idx, g)
-        H = lin.weight.shape[0]
-        h = torch.addmm(lin.bias, inp, lin.weight.t(), out=self._buf("h", 2 * B, H)).relu_()
-        nrm = torch.linalg.vector_norm(h, dim=1)  # ‖h‖₂ in one pass
-        gd = {"l2": nrm, "sumsq": nrm.square(), "meansq": nrm.square() / H}[cfg.goodness]
-        theta = self.theta(cfg.hidden[p])
-        gp, gn = gd[:B], gd[B:]
-        if cfg.loss == "softplus":
-            loss = torch.cat([F.softplus(theta - gp), F.softplus(gn - theta)]).mean()
-            c = torch.cat([-torch.sigmoid(theta - gp), torch.sigmoid(gn - theta)]) / (2 * B)
-        else:
-            d = -cfg.symba_alpha * (gp - gn)
-            loss = F.softplus(d).mean()
-            cp = -cfg.symba_alpha * torch.sigmoid(d) / B
-            c = torch.cat([cp, -cp])
-        a = {"l2": 1.0 / gd.clamp_min(1e-30), "sumsq": torch.full_like(gd, 2.0), "meansq": torch.full_like(gd, 2.0 / H)}[cfg.goodness]
-        dz = h.mul_((c * a).unsqueeze(1))
-        gw = self._bufs.get("gw")
-        if gw is None or gw.shape != lin.weight.shape:
-            gw = self._bufs["gw"] = torch.empty_like(lin.weight)
-            self._bufs["gb"] = torch.empty_like(lin.bias)
-        lin.weight.grad = torch.mm(dz.t(), inp, out=gw)
-        lin.bias.grad = torch.sum(dz, 0, out=self._bufs["gb"])
-        return loss, gp.mean(), gn.mean()
 
     def _loss_joint(self, idx: torch.Tensor, g: torch.Generator, new_peer: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg, B = self.cfg, idx.shape[0]
