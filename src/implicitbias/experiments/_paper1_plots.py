@@ -43,14 +43,7 @@ def plot_ratio_curves(
     n_panels = 2 if extra else 1
     fig, axes = plt.subplots(1, n_panels, figsize=(5.2 * n_panels, 3.6), squeeze=False)
     ax = axes[0, 0]
-    k = ratios.shape[2]
-    cmap = plt.get_cmap("viridis")
-    for j in range(k):
-        _band(ax, steps, ratios[:, :, j], cmap(j / max(1, k - 1)), lw=0.9)
-    ax.axhline(1.0, color="k", ls="--", lw=1, label="Theor. balance (ratio: 1)")
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(ylabel)
+    _ratio_panel(ax, steps, ratios, ylabel, "Theor. balance (ratio: 1)", lw=0.9)
     ax.set_title(f"{title}\n(lines: seed 0; bands: 10-90% over {ratios.shape[1]} seeds)", fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     if extra:
@@ -66,6 +59,18 @@ def plot_ratio_curves(
     plt.close(fig)
 
 
+
+def _ratio_panel(ax, steps: np.ndarray, ratios: np.ndarray, ylabel: str, balance_label: str, lw: float) -> None:
+    """Per-unit norm ratios ``(n_logs, S, k)`` as seed bands on a log axis, with the balance line at 1."""
+    k = ratios.shape[2]
+    cmap = plt.get_cmap("viridis")
+    for j in range(k):
+        _band(ax, steps, ratios[:, :, j], cmap(j / max(1, k - 1)), lw=lw)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label=balance_label)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+
 def plot_matrix_completion(
     steps: np.ndarray, est: np.ndarray, ratios: np.ndarray, targets: tuple[float, ...], path: Path
 ) -> None:
@@ -80,14 +85,7 @@ def plot_matrix_completion(
     a.set_ylabel("singular value")
     a.legend(fontsize=7)
     a.set_title("Matrix completion: recovered spectrum", fontsize=9)
-    r = ratios.shape[2]
-    cmap = plt.get_cmap("viridis")
-    for j in range(r):
-        _band(b, steps, ratios[:, :, j], cmap(j / max(1, r - 1)), lw=0.8)
-    b.axhline(1.0, color="k", ls="--", lw=1, label="balance")
-    b.set_yscale("log")
-    b.set_xlabel("iteration")
-    b.set_ylabel(r"$\|U_j\| / \|V_j\|$")
+    _ratio_panel(b, steps, ratios, r"$\|U_j\| / \|V_j\|$", "balance", lw=0.8)
     b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
