@@ -17,7 +17,7 @@ FORBIDDEN = {
     "analysis": {"symmetry", "dynamics", "design", "ff", "experiments", "report", "cli"},
     "data": {"symmetry", "dynamics", "design", "ff", "analysis", "experiments", "report", "cli"},
     "runs": {"symmetry", "dynamics", "design", "ff", "analysis", "experiments", "report", "cli"},
-    "experiments": {"cli"},
+    "experiments": {"report", "cli"},
     "report": {"cli"},
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from implicitbias.report import ff_figures as F
+from implicitbias.analysis import figures as F
 
 
 def _ok(p: Path, min_w: int = 200) -> None:

@@ -300,8 +300,8 @@ def _claims(
 def _figures(
     cfg: Config, run_dir: RunDir, results: dict[str, dict[str, list[dict[str, Any]]]], root: Path
 ) -> list[str]:
+    from implicitbias.analysis import figures as F
     from implicitbias.data import dataset_info
-    from implicitbias.report import ff_figures as F
 
     out: list[Path] = []
     points = []
