@@ -54,11 +54,16 @@ def plot_ratio_curves(
         ax2.set_xlabel("iteration")
         ax2.set_ylabel("norm ratio Q/K")
         ax2.legend(fontsize=8)
+    _save(fig, path)
+
+
+
+
+def _save(fig, path: Path) -> None:
+    """Lay out, write ``path`` (PNG, 130 dpi) and close ``fig``."""
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
-
-
 
 def _ratio_panel(ax, steps: np.ndarray, ratios: np.ndarray, ylabel: str, balance_label: str, lw: float) -> None:
     """Per-unit norm ratios ``(n_logs, S, k)`` as seed bands on a log axis, with the balance line at 1."""
@@ -87,9 +92,7 @@ def plot_matrix_completion(
     a.set_title("Matrix completion: recovered spectrum", fontsize=9)
     _ratio_panel(b, steps, ratios, r"$\|U_j\| / \|V_j\|$", "balance", lw=0.8)
     b.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_spectral(
@@ -117,9 +120,7 @@ def plot_spectral(
     b.set_xlabel("t")
     b.set_ylabel("f(t) (seed 0)")
     b.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_tv(signal: np.ndarray, recs: dict[str, np.ndarray], path: Path) -> None:
@@ -132,9 +133,7 @@ def plot_tv(signal: np.ndarray, recs: dict[str, np.ndarray], path: Path) -> None
     ax.set_xlabel("t")
     ax.set_ylabel("signal")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_ablation(table: dict[str, dict[str, np.ndarray]], metric: str, path: Path) -> None:
@@ -153,6 +152,4 @@ def plot_ablation(table: dict[str, dict[str, np.ndarray]], metric: str, path: Pa
     ax.set_yscale("log")
     ax.set_ylabel(metric)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    _save(fig, path)

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 Verdict = Literal["reproduced", "differs", "info", "not run"]
 
-__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "verdict_within", "mean_sd"]
+__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd"]
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,6 @@ def mean_sd(values: Any, fmt: str = "{:.4g}") -> str:
         return ""
     sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
     return f"{fmt.format(float(v.mean()))} ± {fmt.format(sd)} (n={v.size})"
-
-
-def verdict_within(value: float, lo: float, hi: float) -> Verdict:
-    """"reproduced" if ``lo <= value <= hi`` else "differs" (NaN -> "differs")."""
-    return "reproduced" if (value == value and lo <= value <= hi) else "differs"
 
 
 ProgressFn = Callable[[int, int, str], None]

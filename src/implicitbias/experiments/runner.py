@@ -13,7 +13,6 @@ import logging
 import shlex
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from implicitbias.config import from_dict, override, to_dict
@@ -137,8 +136,3 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
         elif isinstance(v, (int, float)):
             out[k] = float(v)
     return out
-
-
-def run_path_of(status: dict[str, Any]) -> Path:
-    """The run directory of a status dict."""
-    return Path(status["path"])

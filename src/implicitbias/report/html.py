@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
-import json
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -182,8 +181,3 @@ def build_report(
         for r in rows:
             w.writerow({k: r.get(k, "") for k in w.fieldnames})
     return out_dir / "index.html"
-
-
-def load_results(out_dir: str | Path) -> dict[str, Any]:
-    """Read ``results.json`` of a report."""
-    return json.loads((Path(out_dir) / "results.json").read_text())
