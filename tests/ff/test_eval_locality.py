@@ -130,3 +130,22 @@ def test_hand_written_greedy_gradient_equals_autograd(kind, loss, negatives):
     torch.testing.assert_close(lin.weight.grad, gw, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(lin.bias.grad, gb, rtol=1e-4, atol=1e-7)
     assert gw.abs().sum() > 0
+
+
+@pytest.mark.parametrize("norm,negatives", [("l2", "fixed"), ("rms", "fixed"), ("l2", "resample")])
+def test_cache_rebuilt_from_data_equals_cache_advanced(monkeypatch, norm, negatives):
+    """Greedy FF's layer-3 input cache: rebuilt from the data (after a resume) == advanced from
+    layer 2's cache, bit for bit, with several chunks and a ragged last chunk; == the plain
+    reference N(ReLU(layer(...))) to rounding."""
+    monkeypatch.setattr(Trainer, "_CHUNK", 37)
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(150, 64, generator=g), torch.randint(0, 10, (150,), generator=g)
+    cfg = resolve_config(FFConfig(dataset="digits", hidden=(20, 16, 12), layer_norm=norm, negatives=negatives, epochs=1, lr=1e-2, batch_size=32))
+    tr = Trainer(cfg, x, y, (1, 8, 8), 10, torch.device("cpu"))
+    advanced = tr._advance_cache(2, tr._build_cache(1))
+    rebuilt = tr._build_cache(2)
+    for a, b in zip(advanced, rebuilt, strict=True):
+        assert torch.equal(a, b)
+    ref = tr._frozen_input(2, tr.emb.embed(x, y))
+    torch.testing.assert_close(rebuilt[0], ref)
+    assert rebuilt[1].shape[0] == (150 if negatives == "fixed" else 0)

@@ -120,52 +120,69 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
 
     _CHUNK = 4096
 
+    def _layer_into(self, li: int, src: torch.Tensor, tmp: torch.Tensor, dst: torch.Tensor) -> None:
+        """``dst`` ← N(ReLU(src W_liᵀ + b_li)) with no temporaries; ``dst`` may alias ``src``.
+
+        Op for op what ``normalize_rows(relu(layer(src)))`` computes (``F.linear`` is this addmm),
+        so every cache path gives the same bits for the same chunk of rows.
+        """
+        lin = self.net.layers[li]
+        h = torch.addmm(lin.bias, src, lin.weight.t(), out=tmp).relu_()
+        if self.net.norm == "l2":  # the division of normalize_rows, written straight into dst
+            torch.div(h, torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min_(self.net.eps), out=dst)
+        else:
+            dst.copy_(normalize_rows_(h, self.net.norm, self.net.eps))
+
     @torch.inference_mode()
     def _advance_cache(self, p: int, prev: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer-p inputs from the layer-(p−1) inputs: N(h_{p−1}) = N(ReLU(W x̂ + b))."""
-        lin, width = self.net.layers[p - 1], self.cfg.hidden[p - 1]
-        out = []
+        width, out = self.cfg.hidden[p - 1], []
         tmp = torch.empty(min(self._CHUNK, prev[0].shape[0]), width, device=self.device)  # reused chunk workspace
         for buf in prev:
-            if buf.shape[0] == 0:
-                out.append(buf)
-                continue
             dst = buf if buf.shape[1] == width else torch.empty(buf.shape[0], width, device=self.device)
             for s in range(0, buf.shape[0], self._CHUNK):
                 src = buf[s : s + self._CHUNK]
-                # = normalize_rows(relu(lin(src))) op for op (F.linear is this addmm), no temporaries
-                h = torch.addmm(lin.bias, src, lin.weight.t(), out=tmp[: src.shape[0]]).relu_()
-                if self.net.norm == "l2":  # the division of normalize_rows, written straight into dst
-                    n = torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min_(self.net.eps)
-                    torch.div(h, n, out=dst[s : s + self._CHUNK])
-                else:
-                    dst[s : s + self._CHUNK] = normalize_rows_(h, self.net.norm, self.net.eps)
+                self._layer_into(p - 1, src, tmp[: src.shape[0]], dst[s : s + self._CHUNK])
             out.append(dst)
         return out[0], out[1]
 
     @torch.inference_mode()
     def _frozen_input(self, p: int, x: torch.Tensor) -> torch.Tensor:
-        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0).
-
-        Written as repeated "normalise, then layer" so that chunk by chunk it performs exactly
-        the operations of :meth:`_advance_cache`.
-        """
+        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0)."""
         x = normalize_rows(x, self.net.norm, self.net.eps)
         for li in range(p):
             x = normalize_rows(torch.relu(self.net.layers[li](x)), self.net.norm, self.net.eps)
         return x
 
+    @torch.inference_mode()
     def _build_cache(self, p: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Layer-p inputs of all positives (and fixed negatives) from the data, chunk by chunk."""
-        width, C = self.cfg.hidden[p - 1], self._CHUNK
-        pos = torch.empty(self.N, width, device=self.device)
-        neg = torch.empty(self.N if self.neg_img is not None else 0, width, device=self.device)
-        for s in range(0, self.N, C):
-            pos[s : s + C] = self._frozen_input(p, self.emb.embed(self.x[s : s + C], self.y[s : s + C]))
-            if self.neg_img is not None:
-                img = self.neg_img[s : s + C]
-                neg[s : s + C] = self._frozen_input(p, self.emb.embed(self.x[img], self.neg_lab[s : s + C]))
-        return pos, neg
+        """Layer-p inputs of all positives (and fixed negatives) from the data, chunk by chunk.
+
+        The same chunks through the same operations as :meth:`_advance_cache` (so a resumed run
+        rebuilds the uninterrupted run's cache bit for bit), in reused chunk workspaces.
+        """
+        C, dev, hidden = self._CHUNK, self.device, self.cfg.hidden
+        rows = min(C, self.N)
+        emb = torch.empty(rows, self.emb.dim_out, device=dev)
+        tmp = [torch.empty(rows, w, device=dev) for w in hidden[:p]]  # pre-normalisation h
+        act = [torch.empty(rows, w, device=dev) for w in hidden[: p - 1]]  # normalised h
+        sources = [(self.y, None)] + ([(self.neg_lab, self.neg_img)] if self.neg_img is not None else [])
+        out = []
+        for labels, images in sources:
+            dst = torch.empty(self.N, hidden[p - 1], device=dev)
+            for s in range(0, self.N, C):
+                img = torch.arange(s, min(s + C, self.N), device=dev) if images is None else images[s : s + C]
+                r = img.shape[0]
+                self._embed_into(emb[:r], img, labels[s : s + C])
+                cur = normalize_rows_(emb[:r], self.net.norm, self.net.eps)
+                for li in range(p):
+                    nxt = dst[s : s + C] if li == p - 1 else act[li][:r]
+                    self._layer_into(li, cur, tmp[li][:r], nxt)
+                    cur = nxt
+            out.append(dst)
+        if len(out) == 1:
+            out.append(torch.empty(0, hidden[p - 1], device=dev))
+        return out[0], out[1]
 
     def _wrong_uniform(self, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         r = torch.randint(0, self.m, y.shape, generator=g, device=self.device)
