@@ -77,6 +77,7 @@ def test_simultaneous_ff_gradients_are_local(algo, local):
     """Layer-1 gradient of the full loss equals the gradient of layer 1's own loss only
     (ff-simultaneous); with end-to-end BP (bpff-perlayer) it does not, so the check can fail."""
     tr = _digits_trainer(algo=algo, negatives="fixed")
+    tr.hand_written = False  # the autograd graph (the hand-written step is tested equal to it below)
     tr.start_phase(0)
     idx = torch.arange(64)
     loss, _, _ = tr._loss_joint(idx, tr.gen("x"), {})
@@ -149,3 +150,36 @@ def test_cache_rebuilt_from_data_equals_cache_advanced(monkeypatch, norm, negati
     ref = tr._frozen_input(2, tr.emb.embed(x, y))
     torch.testing.assert_close(rebuilt[0], ref)
     assert rebuilt[1].shape[0] == (150 if negatives == "fixed" else 0)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(goodness="sumsq", threshold=1.0, threshold_per_unit=True, layer_norm="rms", peer_norm=0.03, negatives="hard"),
+        dict(goodness="l2", loss="symba", negatives="resample"),
+        dict(goodness="meansq", layer_norm="none", negatives="fixed"),
+        dict(goodness="l2", peer_norm=0.1, negatives="fixed", layer_norm="l2"),
+    ],
+)
+def test_hand_written_simultaneous_gradient_equals_autograd(overrides):
+    """ff-simultaneous: the closed-form step == autograd on Σ_l loss_l (+ peer) with detached inputs."""
+    tr = _digits_trainer(algo="ff-simultaneous", **overrides)
+    tr.start_phase(0)
+    tr.train_epoch(0)  # move away from the initialisation (and fill the peer means)
+    idx = torch.arange(64)
+    params = list(tr.net.parameters())
+    tr.hand_written = False
+    peer_a: dict = {}
+    l_auto, gp_a, gn_a = tr._loss_joint(idx, tr.gen("g"), peer_a)
+    grads = torch.autograd.grad(l_auto, params)
+    tr.hand_written = True
+    peer_m: dict = {}
+    l_man, gp_m, gn_m = tr._loss_joint(idx, tr.gen("g"), peer_m)
+    torch.testing.assert_close(l_man, l_auto.detach())
+    torch.testing.assert_close((gp_m, gn_m), (gp_a, gn_a))
+    for p, g in zip(params, grads, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
+        assert g.abs().sum() > 0
+    assert peer_a.keys() == peer_m.keys()
+    for k in peer_a:
+        torch.testing.assert_close(peer_m[k], peer_a[k])

@@ -46,7 +46,12 @@ class FFConfig:
         negatives: ``fixed`` (paper: N (image, wrong label) pairs drawn once from the N(K−1)
             combinations, never materialised), ``resample`` (same image, new uniform wrong label
             each batch), ``hard`` (wrong label ∝ a softmax predictor's probabilities, true label
-            masked; ff-simultaneous / bpff only).
+            masked; ff-simultaneous / bpff only), ``hybrid`` (unsupervised, Hinton §3.2: no label
+            is embedded, positives are real images and negatives m ⊙ x_a + (1 − m) ⊙ x_b for a
+            random other image x_b and a blurred-and-thresholded random mask m, see
+            :mod:`implicitbias.ff.negatives`; both go through the neutral label input; needs
+            ``eval_rule="probe"`` and algo ff-simultaneous / bpff / bpff-perlayer).
+        hybrid_blur_steps: rounds of the [1/4, 1/2, 1/4] blur of the hybrid masks (6).
         goodness: ``l2`` ‖h‖₂ (paper), ``sumsq`` Σh² (Hinton), ``meansq``, ``l1``, ``linf``.
         threshold: θ; if ``threshold_per_unit`` the threshold is θ·width (Hinton: θ = #units).
         loss: ``softplus`` = mean of softplus(θ − g⁺), softplus(g⁻ − θ); ``symba`` =
@@ -79,7 +84,8 @@ class FFConfig:
     embed: Literal["auto", "first_pixels", "first_row_all_channels", "one_hot_concat"] = "auto"
     label_value: Literal["batch_max", "constant"] = "batch_max"
     label_constant: float = 1.0
-    negatives: Literal["fixed", "resample", "hard"] = "fixed"
+    negatives: Literal["fixed", "resample", "hard", "hybrid"] = "fixed"
+    hybrid_blur_steps: int = 6
     goodness: Literal["l2", "sumsq", "meansq", "l1", "linf"] = "l2"
     threshold: float = 3.0
     threshold_per_unit: bool = False
@@ -114,6 +120,8 @@ HPARAMS: dict[str, dict[str, tuple[float, int, int]]] = {
     "digits_quick": {"ff": (0.01, 30, 128), "bpff": (3e-3, 40, 128), "bp": (3e-3, 30, 128)},
     "hinton": {"ff": (3e-3, 60, 256), "bpff": (3e-3, 60, 256), "bp": (1e-3, 20, 256)},
     "hinton_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
+    "hinton_unsup": {"ff": (3e-3, 100, 256), "bpff": (3e-3, 100, 256), "bp": (1e-3, 20, 256)},
+    "hinton_unsup_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
     "loewe": {"ff": (1e-3, 100, 100), "bpff": (1e-3, 100, 100), "bp": (1e-3, 100, 100)},
     "loewe_quick": {"ff": (1e-3, 1, 100), "bpff": (1e-3, 1, 100), "bp": (1e-3, 1, 100)},
 }
@@ -144,6 +152,12 @@ def resolve_config(cfg: FFConfig) -> FFConfig:
         raise UserInputError("epochs must be >= 0, batch_size >= 1 and lr > 0")
     if out.negatives == "hard" and out.algo in ("ff", "bp"):
         raise UserInputError("negatives=hard needs algo ff-simultaneous, bpff or bpff-perlayer")
+    if out.negatives == "hybrid" and out.algo in ("ff", "bp"):
+        raise UserInputError("negatives=hybrid needs algo ff-simultaneous, bpff or bpff-perlayer")
+    if out.negatives == "hybrid" and out.eval_rule != "probe":
+        raise UserInputError("negatives=hybrid is unsupervised (no label to score by goodness): it needs eval_rule=probe")
+    if out.hybrid_blur_steps < 0:
+        raise UserInputError("hybrid_blur_steps must be >= 0")
     if out.eval_rule == "probe" and out.algo in ("ff", "bp"):
         raise UserInputError("eval_rule=probe needs algo ff-simultaneous, bpff or bpff-perlayer")
     return out
@@ -156,6 +170,7 @@ _HINTON = dict(
     label_value="constant", label_constant=1.0, eval_rule="goodness_sum", eval_skip_first=True,
     normalization="unit", lr_schedule="linear_cooldown",
 )
+_HINTON_UNSUP = {**_HINTON, "negatives": "hybrid", "eval_rule": "probe"}
 _LOEWE = dict(
     hidden=(1000, 1000, 1000), algo="ff-simultaneous", goodness="sumsq", threshold=1.0,
     threshold_per_unit=True, layer_norm="rms", norm_eps=1e-8, negatives="resample", peer_norm=0.03,
@@ -167,6 +182,8 @@ _LOEWE = dict(
 #: and batch size (and raise lr) to fit ≈ 60 s on 2 CPU cores; the Tosato quick variants
 #: therefore do not reach the paper's accuracy. HINTON_MNIST uses Adam (Hinton's MATLAB code:
 #: SGD with smoothing 0.9, lr 0.01, weight cost 0.001) because it converged faster here.
+#: HINTON_MNIST_UNSUP is Hinton's unsupervised FF (§3.2: hybrid negatives, 100 epochs, linear
+#: softmax on the normalised activities of the last three of four hidden layers).
 PRESETS: dict[str, FFConfig] = {
     "TOSATO_MNIST": FFConfig(dataset="mnist", hparams="tosato_mnist", **_TOSATO),
     "TOSATO_MNIST_quick": FFConfig(
@@ -185,6 +202,11 @@ PRESETS: dict[str, FFConfig] = {
     "HINTON_MNIST": FFConfig(dataset="mnist", hparams="hinton", **_HINTON),
     "HINTON_MNIST_quick": FFConfig(
         dataset="mnist", hparams="hinton_quick", **{**_HINTON, "hidden": (500, 500), "eval_skip_first": False}
+    ),
+    "HINTON_MNIST_UNSUP": FFConfig(dataset="mnist", hparams="hinton_unsup", **_HINTON_UNSUP),
+    "HINTON_MNIST_UNSUP_quick": FFConfig(
+        dataset="mnist", hparams="hinton_unsup_quick",
+        **{**_HINTON_UNSUP, "hidden": (500, 500), "eval_skip_first": False},
     ),
     "LOEWE_MNIST": FFConfig(dataset="mnist", hparams="loewe", **_LOEWE),
     "LOEWE_MNIST_quick": FFConfig(dataset="mnist", hparams="loewe_quick", **_LOEWE),

@@ -10,15 +10,81 @@ attributes (``x``, ``y``, ``emb``, ``net``, ``cache``, ``neg_img``, ``neg_lab``,
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from implicitbias.ff.core import normalize_rows_
+from implicitbias.ff.core import normalize_rows, normalize_rows_
+from implicitbias.ff.manual_grad import goodness_and_dz_scale
 
 __all__ = ["GreedyStepMixin"]
 
 
 class GreedyStepMixin:
-    """``_grad_greedy`` and its workspace helpers (see module docstring)."""
+    """``_grad_greedy``, the cache of layer inputs and the workspace helpers (see module docstring)."""
+
+    _CHUNK = 4096
+
+    def _layer_into(self, li: int, src: torch.Tensor, tmp: torch.Tensor, dst: torch.Tensor) -> None:
+        """``dst`` ← N(ReLU(src W_liᵀ + b_li)) with no temporaries; ``dst`` may alias ``src``.
+
+        Op for op what ``normalize_rows(relu(layer(src)))`` computes (``F.linear`` is this addmm),
+        so every cache path gives the same bits for the same chunk of rows.
+        """
+        lin = self.net.layers[li]
+        h = torch.addmm(lin.bias, src, lin.weight.t(), out=tmp).relu_()
+        if self.net.norm == "l2":  # the division of normalize_rows, written straight into dst
+            torch.div(h, torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min_(self.net.eps), out=dst)
+        else:
+            dst.copy_(normalize_rows_(h, self.net.norm, self.net.eps))
+
+    @torch.inference_mode()
+    def _advance_cache(self, p: int, prev: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-p inputs from the layer-(p−1) inputs: N(h_{p−1}) = N(ReLU(W x̂ + b))."""
+        width, out = self.cfg.hidden[p - 1], []
+        tmp = torch.empty(min(self._CHUNK, prev[0].shape[0]), width, device=self.device)  # reused chunk workspace
+        for buf in prev:
+            dst = buf if buf.shape[1] == width else torch.empty(buf.shape[0], width, device=self.device)
+            for s in range(0, buf.shape[0], self._CHUNK):
+                src = buf[s : s + self._CHUNK]
+                self._layer_into(p - 1, src, tmp[: src.shape[0]], dst[s : s + self._CHUNK])
+            out.append(dst)
+        return out[0], out[1]
+
+    @torch.inference_mode()
+    def _frozen_input(self, p: int, x: torch.Tensor) -> torch.Tensor:
+        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0)."""
+        x = normalize_rows(x, self.net.norm, self.net.eps)
+        for li in range(p):
+            x = normalize_rows(torch.relu(self.net.layers[li](x)), self.net.norm, self.net.eps)
+        return x
+
+    @torch.inference_mode()
+    def _build_cache(self, p: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer-p inputs of all positives (and fixed negatives) from the data, chunk by chunk.
+
+        The same chunks through the same operations as :meth:`_advance_cache` (so a resumed run
+        rebuilds the uninterrupted run's cache bit for bit), in reused chunk workspaces.
+        """
+        C, dev, hidden = self._CHUNK, self.device, self.cfg.hidden
+        rows = min(C, self.N)
+        emb = torch.empty(rows, self.emb.dim_out, device=dev)
+        tmp = [torch.empty(rows, w, device=dev) for w in hidden[:p]]  # pre-normalisation h
+        act = [torch.empty(rows, w, device=dev) for w in hidden[: p - 1]]  # normalised h
+        sources = [(self.y, None)] + ([(self.neg_lab, self.neg_img)] if self.neg_img is not None else [])
+        out = []
+        for labels, images in sources:
+            dst = torch.empty(self.N, hidden[p - 1], device=dev)
+            for s in range(0, self.N, C):
+                img = torch.arange(s, min(s + C, self.N), device=dev) if images is None else images[s : s + C]
+                r = img.shape[0]
+                self._embed_into(emb[:r], img, labels[s : s + C])
+                cur = normalize_rows_(emb[:r], self.net.norm, self.net.eps)
+                for li in range(p):
+                    nxt = dst[s : s + C] if li == p - 1 else act[li][:r]
+                    self._layer_into(li, cur, tmp[li][:r], nxt)
+                    cur = nxt
+            out.append(dst)
+        if len(out) == 1:
+            out.append(torch.empty(0, hidden[p - 1], device=dev))
+        return out[0], out[1]
 
     def _buf(self, name: str, rows: int, cols: int) -> torch.Tensor:
         """A reused ``(rows, cols)`` float32 workspace (first ``rows`` rows of a per-phase buffer).
@@ -67,10 +133,8 @@ class GreedyStepMixin:
     def _grad_greedy(self, p: int, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Same loss as :meth:`_loss_greedy`, gradient written by hand into ``.grad``.
 
-        With h = ReLU(z), z = x̂Wᵀ + b and c_n = ∂L/∂g_n, every supported goodness has
-        ∂g/∂h = a_n·h (l2: 1/g, sumsq: 2, meansq: 2/H), and ReLU's mask is implied by h = 0,
-        so ∂L/∂z = (c·a)[:, None]·h, ∂L/∂W = (∂L/∂z)ᵀ x̂, ∂L/∂b = Σ_n ∂L/∂z_n.
-        Softplus loss: c⁺ = −σ(θ − g⁺)/2B, c⁻ = σ(g⁻ − θ)/2B; SymBa: c⁺ = −c⁻ = −α σ(−α(g⁺ − g⁻))/B.
+        ∂L/∂z = s[:, None]·h with s from :func:`~implicitbias.ff.manual_grad.goodness_and_dz_scale`,
+        ∂L/∂W = (∂L/∂z)ᵀ x̂, ∂L/∂b = Σ_n ∂L/∂z_n.
         The ``.grad`` tensors are per-phase buffers, overwritten by the next call.
         """
         cfg, B = self.cfg, idx.shape[0]
@@ -78,20 +142,9 @@ class GreedyStepMixin:
         inp = self._greedy_input_fast(p, idx, g)
         H = lin.weight.shape[0]
         h = torch.addmm(lin.bias, inp, lin.weight.t(), out=self._buf("h", 2 * B, H)).relu_()
-        nrm = torch.linalg.vector_norm(h, dim=1)  # ‖h‖₂ in one pass
-        gd = {"l2": nrm, "sumsq": nrm.square(), "meansq": nrm.square() / H}[cfg.goodness]
-        theta = self.theta(cfg.hidden[p])
+        loss, gd, scale = goodness_and_dz_scale(h, B, cfg.goodness, self.theta(cfg.hidden[p]), cfg.loss, cfg.symba_alpha)
         gp, gn = gd[:B], gd[B:]
-        if cfg.loss == "softplus":
-            loss = torch.cat([F.softplus(theta - gp), F.softplus(gn - theta)]).mean()
-            c = torch.cat([-torch.sigmoid(theta - gp), torch.sigmoid(gn - theta)]) / (2 * B)
-        else:
-            d = -cfg.symba_alpha * (gp - gn)
-            loss = F.softplus(d).mean()
-            cp = -cfg.symba_alpha * torch.sigmoid(d) / B
-            c = torch.cat([cp, -cp])
-        a = {"l2": 1.0 / gd.clamp_min(1e-30), "sumsq": torch.full_like(gd, 2.0), "meansq": torch.full_like(gd, 2.0 / H)}[cfg.goodness]
-        dz = h.mul_((c * a).unsqueeze(1))
+        dz = h.mul_(scale.unsqueeze(1))
         gw = self._bufs.get("gw")
         if gw is None or gw.shape != lin.weight.shape:
             gw = self._bufs["gw"] = torch.empty_like(lin.weight)

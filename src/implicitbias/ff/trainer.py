@@ -23,9 +23,11 @@ from torch import nn
 
 from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig
-from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows, normalize_rows_
+from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows
 from implicitbias.ff.embed import make_embedding
 from implicitbias.ff.greedy_step import GreedyStepMixin
+from implicitbias.ff.joint_step import JointStepMixin
+from implicitbias.ff.negatives import hybrid_images, hybrid_masks, hybrid_partners
 from implicitbias.ff.optim import Optimizer
 from implicitbias.ff.trainer_io import TrainerIOMixin
 from implicitbias.seeding import torch_generator
@@ -37,7 +39,7 @@ class TrainingDiverged(UserInputError):
     """A loss or weight became NaN/inf; the last good checkpoint is kept."""
 
 
-class Trainer(TrainerIOMixin, GreedyStepMixin):
+class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
     """Training state of one run (see module docstring).
 
     Args:
@@ -50,6 +52,7 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
 
     def __init__(self, cfg: FFConfig, x_train: torch.Tensor, y_train: torch.Tensor, shape: tuple[int, int, int], num_classes: int, device: torch.device):
         self.cfg, self.device, self.K = cfg, device, num_classes
+        self.shape: tuple[int, int, int] = (int(shape[0]), int(shape[1]), int(shape[2]))  # of the hybrid masks
         seen = [c for c in range(num_classes) if c not in cfg.exclude_classes]
         if len(seen) < 2:
             raise UserInputError("at least two classes must remain after exclude_classes")
@@ -118,72 +121,6 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
         if cfg.algo == "ff" and p > 0:
             self.cache = self._advance_cache(p, prev) if prev is not None else self._build_cache(p)
 
-    _CHUNK = 4096
-
-    def _layer_into(self, li: int, src: torch.Tensor, tmp: torch.Tensor, dst: torch.Tensor) -> None:
-        """``dst`` ← N(ReLU(src W_liᵀ + b_li)) with no temporaries; ``dst`` may alias ``src``.
-
-        Op for op what ``normalize_rows(relu(layer(src)))`` computes (``F.linear`` is this addmm),
-        so every cache path gives the same bits for the same chunk of rows.
-        """
-        lin = self.net.layers[li]
-        h = torch.addmm(lin.bias, src, lin.weight.t(), out=tmp).relu_()
-        if self.net.norm == "l2":  # the division of normalize_rows, written straight into dst
-            torch.div(h, torch.linalg.vector_norm(h, dim=1, keepdim=True).clamp_min_(self.net.eps), out=dst)
-        else:
-            dst.copy_(normalize_rows_(h, self.net.norm, self.net.eps))
-
-    @torch.inference_mode()
-    def _advance_cache(self, p: int, prev: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Layer-p inputs from the layer-(p−1) inputs: N(h_{p−1}) = N(ReLU(W x̂ + b))."""
-        width, out = self.cfg.hidden[p - 1], []
-        tmp = torch.empty(min(self._CHUNK, prev[0].shape[0]), width, device=self.device)  # reused chunk workspace
-        for buf in prev:
-            dst = buf if buf.shape[1] == width else torch.empty(buf.shape[0], width, device=self.device)
-            for s in range(0, buf.shape[0], self._CHUNK):
-                src = buf[s : s + self._CHUNK]
-                self._layer_into(p - 1, src, tmp[: src.shape[0]], dst[s : s + self._CHUNK])
-            out.append(dst)
-        return out[0], out[1]
-
-    @torch.inference_mode()
-    def _frozen_input(self, p: int, x: torch.Tensor) -> torch.Tensor:
-        """N(h_p) for embedded inputs x through frozen layers 0..p−1 (N(x) for p = 0)."""
-        x = normalize_rows(x, self.net.norm, self.net.eps)
-        for li in range(p):
-            x = normalize_rows(torch.relu(self.net.layers[li](x)), self.net.norm, self.net.eps)
-        return x
-
-    @torch.inference_mode()
-    def _build_cache(self, p: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Layer-p inputs of all positives (and fixed negatives) from the data, chunk by chunk.
-
-        The same chunks through the same operations as :meth:`_advance_cache` (so a resumed run
-        rebuilds the uninterrupted run's cache bit for bit), in reused chunk workspaces.
-        """
-        C, dev, hidden = self._CHUNK, self.device, self.cfg.hidden
-        rows = min(C, self.N)
-        emb = torch.empty(rows, self.emb.dim_out, device=dev)
-        tmp = [torch.empty(rows, w, device=dev) for w in hidden[:p]]  # pre-normalisation h
-        act = [torch.empty(rows, w, device=dev) for w in hidden[: p - 1]]  # normalised h
-        sources = [(self.y, None)] + ([(self.neg_lab, self.neg_img)] if self.neg_img is not None else [])
-        out = []
-        for labels, images in sources:
-            dst = torch.empty(self.N, hidden[p - 1], device=dev)
-            for s in range(0, self.N, C):
-                img = torch.arange(s, min(s + C, self.N), device=dev) if images is None else images[s : s + C]
-                r = img.shape[0]
-                self._embed_into(emb[:r], img, labels[s : s + C])
-                cur = normalize_rows_(emb[:r], self.net.norm, self.net.eps)
-                for li in range(p):
-                    nxt = dst[s : s + C] if li == p - 1 else act[li][:r]
-                    self._layer_into(li, cur, tmp[li][:r], nxt)
-                    cur = nxt
-            out.append(dst)
-        if len(out) == 1:
-            out.append(torch.empty(0, hidden[p - 1], device=dev))
-        return out[0], out[1]
-
     def _wrong_uniform(self, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         r = torch.randint(0, self.m, y.shape, generator=g, device=self.device)
         return self.wrong_table[y, r]
@@ -232,9 +169,13 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
             inp[B:] = self._frozen_input(p, xn)
         return inp
 
+    #: use the hand-written gradients of greedy ``ff`` / ``ff-simultaneous`` where they apply
+    #: (same math as autograd, tested against it; set False to force the autograd path)
+    hand_written: bool = True
+
     def _manual_ok(self) -> bool:
         c = self.cfg
-        return c.goodness in ("l2", "sumsq", "meansq") and not self.peer
+        return self.hand_written and c.goodness in ("l2", "sumsq", "meansq") and not self.peer
 
     def _loss_greedy(self, p: int, idx: torch.Tensor, g: torch.Generator, new_peer: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Layer-p FF loss with autograd (any goodness, peer normalisation)."""
@@ -249,7 +190,11 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
     def _loss_joint(self, idx: torch.Tensor, g: torch.Generator, new_peer: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg, B = self.cfg, idx.shape[0]
         xb, yb = self.x[idx], self.y[idx]
-        if self.neg_img is not None:
+        if cfg.negatives == "hybrid":  # unsupervised (Hinton §3.2): m ⊙ x + (1 − m) ⊙ x_other, no label
+            partner = hybrid_partners(idx, self.N, g)
+            masks = hybrid_masks(B, self.shape, cfg.hybrid_blur_steps, g, self.device)
+            xn = self.emb.neutral(hybrid_images(xb, self.x[partner], masks))
+        elif self.neg_img is not None:
             xn = self.emb.embed(self.x[self.neg_img[idx]], self.neg_lab[idx])
         elif cfg.negatives == "hard":
             wrong, feats = self._hard_wrong(xb, yb, g)
@@ -259,7 +204,10 @@ class Trainer(TrainerIOMixin, GreedyStepMixin):
             xn = self.emb.embed(xb, self._wrong_uniform(yb, g))
         if self.predictor is not None and cfg.negatives != "hard":
             self._train_predictor(self.probe_features(self.emb.neutral(xb)).clone(), yb)
-        hs = self.net.forward_all(torch.cat([self.emb.embed(xb, yb), xn]), detach=cfg.algo == "ff-simultaneous")
+        xp = self.emb.neutral(xb) if cfg.negatives == "hybrid" else self.emb.embed(xb, yb)
+        if self.hand_written and cfg.algo == "ff-simultaneous" and cfg.goodness in ("l2", "sumsq", "meansq"):
+            return self._grad_joint(torch.cat([xp, xn]), new_peer)  # hand-written gradient, same math
+        hs = self.net.forward_all(torch.cat([xp, xn]), detach=cfg.algo == "ff-simultaneous")
         gs = [goodness(h, cfg.goodness) for h in hs]
         if cfg.algo == "bpff":
             gsum = torch.stack(gs).sum(0)
