@@ -63,7 +63,8 @@ def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Ten
         for name, make in conds.items():  # one condition at a time, float16 chunk by chunk
             for li, h in enumerate(layer_activations(tr.net, make(), dtype=torch.float16)):
                 out[f"layer{li + 1}.{name}"] = h
-        out["goodness"] = res["goodness"].float()
+        if "goodness" in res:  # label-scored runs (not unsupervised hybrid ones)
+            out["goodness"] = res["goodness"].float()
     run.save_arrays(out, "representations")
 
 
@@ -150,7 +151,9 @@ def train_run(
         "algo": cfg.algo,
         "dataset": cfg.dataset,
         "eval_rule": "logits" if tr.bp else cfg.eval_rule,
-        "per_layer_rule": "ridge probe on <=10k train activities" if tr.bp else "argmax of the layer's goodness",
+        "per_layer_rule": "ridge probe on <=10k train activities"
+        if tr.bp or cfg.negatives == "hybrid"
+        else "argmax of the layer's goodness",
         "label_value": tr.emb.value,
         "n_train": tr.N,
         "config": to_dict(cfg),

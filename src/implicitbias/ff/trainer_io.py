@@ -43,6 +43,8 @@ class TrainerIOMixin:
                 htr = self.net.forward_all(self.x[sub])
                 per_layer = [ridge_probe_accuracy(a, self.y[sub], b, y, self.K) for a, b in zip(htr, hs, strict=True)]
             return {"acc": float((pred == y).float().mean()), "pred": pred, "per_layer_acc": per_layer}
+        if cfg.negatives == "hybrid":  # unsupervised: no label to score; probes on neutral activities
+            return self._evaluate_unsupervised(x, y, probe)
         G = label_goodness(self.net, self.emb, x, cfg.goodness)
         if layers is not None:
             G = G[:, :, :layers]
@@ -62,6 +64,21 @@ class TrainerIOMixin:
             res["acc_probe"] = float((self.predictor(feats).argmax(1) == y).float().mean())
         res.update(acc=float((pred == y).float().mean()), pred=pred, goodness=G)
         return res
+
+    def _evaluate_unsupervised(self, x: torch.Tensor, y: torch.Tensor, probe: bool) -> dict[str, Any]:
+        """Hybrid-negative (unsupervised) runs: the jointly trained softmax probe on the neutral
+        activities of layers ``skip..L`` (``acc``); with ``probe``, per-layer closed-form ridge
+        probes fitted on ≤ 10k training activities (as for BP)."""
+        feats = torch.cat([self.probe_features(self.emb.neutral(x[s : s + 2000])) for s in range(0, x.shape[0], 2000)])
+        pred = self.predictor(feats).argmax(1)  # type: ignore[misc]
+        per_layer: list[float] = []
+        if probe:
+            sub = torch.randperm(self.N, generator=self.gen("probe"), device=self.device)[:10000]
+            htr = self.net.forward_all(self.emb.neutral(self.x[sub]))
+            hte = self.net.forward_all(self.emb.neutral(x))
+            per_layer = [ridge_probe_accuracy(a, self.y[sub], b, y, self.K) for a, b in zip(htr, hte, strict=True)]
+        acc = float((pred == y).float().mean())
+        return {"acc": acc, "acc_probe": acc, "pred": pred, "per_layer_acc": per_layer}
 
     # ---- checkpoint state -------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
