@@ -10,7 +10,10 @@
 (c) all-label evaluation (layer 1 shared, batched, inference mode) against 10 separate
     single-label passes with autograd on — identical predictions, goal ≤ 0.8× their time;
 (d) peak resident memory of FF training on MNIST (subprocess, 1 epoch per layer of the
-    TOSATO_MNIST preset, evaluation and representations included) — goal ≤ 1.5 GiB.
+    TOSATO_MNIST preset, evaluation and representations included) — goal ≤ 1.5 GiB;
+(e) the hand-written ``ff-simultaneous`` step (closed-form gradients) against the autograd
+    path, same batches, HINTON_MNIST conventions (hard negatives, peer normalisation) at
+    3 × 1000 — reported ratio, no goal.
 
 Usage: ``python benchmarks/ff.py [--n-train N] [--threads T] [--skip-memory]``.
 Uses MNIST from the usual data folders, or random data of the same shape if absent.
@@ -129,6 +132,20 @@ def ours_epoch(cfg, x, y) -> tuple[float, list[float], Trainer]:
     return time.perf_counter() - t0, per_layer, tr
 
 
+def simultaneous_ratio(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[float, float]:
+    """Seconds for one pass over ``n`` samples with the hand-written step and with autograd."""
+    cfg = resolve_config(dataclasses.replace(get_preset("HINTON_MNIST"), hidden=(1000, 1000, 1000), epochs=1))
+    times = []
+    for hand in (True, False):
+        tr = Trainer(cfg, x[:n], y[:n], (1, 28, 28), 10, torch.device("cpu"))
+        tr.hand_written = hand
+        tr.start_phase(0)
+        t = time.perf_counter()
+        tr.train_epoch(0)
+        times.append(time.perf_counter() - t)
+    return times[0], times[1]
+
+
 def peak_memory() -> float:
     code = (
         "import dataclasses, tempfile, torch\n"
@@ -187,11 +204,16 @@ def main() -> None:
           f"ratio = {t_ours / t_sep:.2f} (goal <= 0.8); identical predictions: {same}; "
           f"max |dG| = {float((G - R).abs().max()):.2e}; acc {float((predict(G) == ye).float().mean()):.4f}")
 
+    t_hand, t_auto = simultaneous_ratio(x, y, min(n, 15360))
+    print(f"(e) ff-simultaneous (HINTON_MNIST conventions, 3x1000), {min(n, 15360)} samples: hand-written {t_hand:.2f}s, "
+          f"autograd {t_auto:.2f}s, speed-up = {t_auto / t_hand:.2f}x")
+
     if not args.skip_memory:
         gib = peak_memory()
         print(f"(d) peak RSS of FF training on MNIST (1 epoch/layer, eval + representations): {gib:.2f} GiB (goal <= 1.5)")
     print(json.dumps({"sgemm_gflops": gflops, "achieved_over_sgemm": ach / gflops, "speedup_vs_baseline": base / total,
-                      "eval_ratio": t_ours / t_sep, "eval_identical": same}))
+                      "eval_ratio": t_ours / t_sep, "eval_identical": same,
+                      "simultaneous_speedup": t_auto / t_hand}))
 
 
 if __name__ == "__main__":
