@@ -17,10 +17,11 @@ pytestmark = [
 ]
 
 
-def test_quick_mnist_ff_reaches_090_within_60s(tmp_path):
+@pytest.mark.parametrize("preset", ["HINTON_MNIST_quick", "HINTON_MNIST_SGD_quick"])
+def test_quick_mnist_ff_reaches_090_within_60s(tmp_path, preset):
     torch.set_num_threads(1)
     t = time.perf_counter()
-    run = train_run(get_preset("HINTON_MNIST_quick"), out_root=tmp_path, device="cpu")
+    run = train_run(get_preset(preset), out_root=tmp_path, device="cpu")
     wall = time.perf_counter() - t
     s = run.read_json("summary")
     assert s["test_acc"] >= 0.90, s

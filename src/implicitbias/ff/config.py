@@ -120,6 +120,8 @@ HPARAMS: dict[str, dict[str, tuple[float, int, int]]] = {
     "digits_quick": {"ff": (0.01, 30, 128), "bpff": (3e-3, 40, 128), "bp": (3e-3, 30, 128)},
     "hinton": {"ff": (3e-3, 60, 256), "bpff": (3e-3, 60, 256), "bp": (1e-3, 20, 256)},
     "hinton_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
+    "hinton_sgd": {"ff": (1e-3, 100, 256), "bpff": (1e-3, 100, 256), "bp": (1e-3, 20, 256)},
+    "hinton_sgd_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
     "hinton_unsup": {"ff": (3e-3, 100, 256), "bpff": (3e-3, 100, 256), "bp": (1e-3, 20, 256)},
     "hinton_unsup_quick": {"ff": (3e-3, 2, 256), "bpff": (3e-3, 2, 256), "bp": (1e-3, 2, 256)},
     "loewe": {"ff": (1e-3, 100, 100), "bpff": (1e-3, 100, 100), "bp": (1e-3, 100, 100)},
@@ -171,6 +173,7 @@ _HINTON = dict(
     normalization="unit", lr_schedule="linear_cooldown",
 )
 _HINTON_UNSUP = {**_HINTON, "negatives": "hybrid", "eval_rule": "probe"}
+_HINTON_SGD = {**_HINTON, "hidden": (1000, 1000, 1000), "optimizer": "sgd", "momentum": 0.9, "weight_decay": 1e-3}
 _LOEWE = dict(
     hidden=(1000, 1000, 1000), algo="ff-simultaneous", goodness="sumsq", threshold=1.0,
     threshold_per_unit=True, layer_norm="rms", norm_eps=1e-8, negatives="resample", peer_norm=0.03,
@@ -182,6 +185,10 @@ _LOEWE = dict(
 #: and batch size (and raise lr) to fit ≈ 60 s on 2 CPU cores; the Tosato quick variants
 #: therefore do not reach the paper's accuracy. HINTON_MNIST uses Adam (Hinton's MATLAB code:
 #: SGD with smoothing 0.9, lr 0.01, weight cost 0.001) because it converged faster here.
+#: HINTON_MNIST_SGD is the architecture and optimiser family of Hinton's MATLAB code
+#: (784-1000-1000-1000, SGD with momentum 0.9 and weight cost 1e-3) at lr 1e-3 (lr 0.01 does not
+#: learn at our loss scaling, Σh² − #units); 100 epochs: the best FF recipe measured here,
+#: 1.50 % MNIST test error (docs/ff.md). Its quick variant raises lr to 3e-3 for 2 epochs.
 #: HINTON_MNIST_UNSUP is Hinton's unsupervised FF (§3.2: hybrid negatives, 100 epochs, linear
 #: softmax on the normalised activities of the last three of four hidden layers).
 PRESETS: dict[str, FFConfig] = {
@@ -202,6 +209,10 @@ PRESETS: dict[str, FFConfig] = {
     "HINTON_MNIST": FFConfig(dataset="mnist", hparams="hinton", **_HINTON),
     "HINTON_MNIST_quick": FFConfig(
         dataset="mnist", hparams="hinton_quick", **{**_HINTON, "hidden": (500, 500), "eval_skip_first": False}
+    ),
+    "HINTON_MNIST_SGD": FFConfig(dataset="mnist", hparams="hinton_sgd", **_HINTON_SGD),
+    "HINTON_MNIST_SGD_quick": FFConfig(
+        dataset="mnist", hparams="hinton_sgd_quick", **{**_HINTON_SGD, "hidden": (500, 500), "eval_skip_first": False}
     ),
     "HINTON_MNIST_UNSUP": FFConfig(dataset="mnist", hparams="hinton_unsup", **_HINTON_UNSUP),
     "HINTON_MNIST_UNSUP_quick": FFConfig(
