@@ -18,7 +18,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["goodness_and_dz_scale", "peer_term"]
+__all__ = ["CLOSED_FORM_GOODNESS", "goodness_and_dz_scale", "peer_term"]
+
+#: goodness functions with ∂g/∂h = a·h, i.e. the ones the hand-written steps support
+CLOSED_FORM_GOODNESS = ("l2", "sumsq", "meansq")
 
 
 def goodness_and_dz_scale(

@@ -27,6 +27,7 @@ from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows
 from implicitbias.ff.embed import make_embedding
 from implicitbias.ff.greedy_step import GreedyStepMixin
 from implicitbias.ff.joint_step import JointStepMixin
+from implicitbias.ff.manual_grad import CLOSED_FORM_GOODNESS
 from implicitbias.ff.negatives import hybrid_images, hybrid_masks, hybrid_partners
 from implicitbias.ff.optim import Optimizer
 from implicitbias.ff.trainer_io import TrainerIOMixin
@@ -175,7 +176,7 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
 
     def _manual_ok(self) -> bool:
         c = self.cfg
-        return self.hand_written and c.goodness in ("l2", "sumsq", "meansq") and not self.peer
+        return self.hand_written and c.goodness in CLOSED_FORM_GOODNESS and not self.peer
 
     def _loss_greedy(self, p: int, idx: torch.Tensor, g: torch.Generator, new_peer: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Layer-p FF loss with autograd (any goodness, peer normalisation)."""
@@ -205,7 +206,7 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
         if self.predictor is not None and cfg.negatives != "hard":
             self._train_predictor(self.probe_features(self.emb.neutral(xb)).clone(), yb)
         xp = self.emb.neutral(xb) if cfg.negatives == "hybrid" else self.emb.embed(xb, yb)
-        if self.hand_written and cfg.algo == "ff-simultaneous" and cfg.goodness in ("l2", "sumsq", "meansq"):
+        if self.hand_written and cfg.algo == "ff-simultaneous" and cfg.goodness in CLOSED_FORM_GOODNESS:
             return self._grad_joint(torch.cat([xp, xn]), new_peer)  # hand-written gradient, same math
         hs = self.net.forward_all(torch.cat([xp, xn]), detach=cfg.algo == "ff-simultaneous")
         gs = [goodness(h, cfg.goodness) for h in hs]

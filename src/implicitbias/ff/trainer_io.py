@@ -6,6 +6,7 @@ Split from ``trainer.py`` to keep modules small; the methods use the trainer's a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -39,9 +40,7 @@ class TrainerIOMixin:
             pred = self.net.head(hs[-1]).argmax(1)  # type: ignore[misc]
             per_layer: list[float] = []
             if probe:
-                sub = torch.randperm(self.N, generator=self.gen("probe"), device=self.device)[:10000]
-                htr = self.net.forward_all(self.x[sub])
-                per_layer = [ridge_probe_accuracy(a, self.y[sub], b, y, self.K) for a, b in zip(htr, hs, strict=True)]
+                per_layer = self._ridge_per_layer(lambda v: v, hs, y)
             return {"acc": float((pred == y).float().mean()), "pred": pred, "per_layer_acc": per_layer}
         if cfg.negatives == "hybrid":  # unsupervised: no label to score; probes on neutral activities
             return self._evaluate_unsupervised(x, y, probe)
@@ -55,28 +54,33 @@ class TrainerIOMixin:
             "acc_goodness_sum_skip1": float((predict(G, "goodness_sum", skip=1) == y).float().mean()),
             "per_layer_acc": [float(a) for a in (per_layer_predictions(G) == y).float().mean(1)],
         }
+        probe_pred = self._probe_predict(x) if self.predictor is not None else None
+        if probe_pred is not None:
+            res["acc_probe"] = float((probe_pred == y).float().mean())
         if cfg.eval_rule == "probe":
-            pred = torch.cat([self.predictor(self.probe_features(self.emb.neutral(x[s : s + 2000]))).argmax(1) for s in range(0, x.shape[0], 2000)])  # type: ignore[misc]
+            pred = probe_pred
         else:
             pred = predict(G, cfg.eval_rule, skip=skip if cfg.eval_rule == "goodness_sum" else 0)
-        if self.predictor is not None and cfg.eval_rule != "probe":
-            feats = self.probe_features(self.emb.neutral(x))
-            res["acc_probe"] = float((self.predictor(feats).argmax(1) == y).float().mean())
         res.update(acc=float((pred == y).float().mean()), pred=pred, goodness=G)
         return res
 
+    def _probe_predict(self, x: torch.Tensor, chunk: int = 2000) -> torch.Tensor:
+        """Labels ``(N,)`` from the softmax predictor on neutral-label activities, chunk by chunk."""
+        feats = (self.probe_features(self.emb.neutral(x[s : s + chunk])) for s in range(0, x.shape[0], chunk))
+        return torch.cat([self.predictor(f).argmax(1) for f in feats])  # type: ignore[misc]
+
+    def _ridge_per_layer(self, embed: Callable[[torch.Tensor], torch.Tensor], hs_test: list[torch.Tensor], y: torch.Tensor) -> list[float]:
+        """Per-layer accuracy of closed-form ridge probes fitted on ≤ 10k training activities
+        ``net(embed(x_train))`` and scored on the test activities ``hs_test`` (BP, unsupervised FF)."""
+        sub = torch.randperm(self.N, generator=self.gen("probe"), device=self.device)[:10000]
+        htr = self.net.forward_all(embed(self.x[sub]))
+        return [ridge_probe_accuracy(a, self.y[sub], b, y, self.K) for a, b in zip(htr, hs_test, strict=True)]
+
     def _evaluate_unsupervised(self, x: torch.Tensor, y: torch.Tensor, probe: bool) -> dict[str, Any]:
         """Hybrid-negative (unsupervised) runs: the jointly trained softmax probe on the neutral
-        activities of layers ``skip..L`` (``acc``); with ``probe``, per-layer closed-form ridge
-        probes fitted on ≤ 10k training activities (as for BP)."""
-        feats = torch.cat([self.probe_features(self.emb.neutral(x[s : s + 2000])) for s in range(0, x.shape[0], 2000)])
-        pred = self.predictor(feats).argmax(1)  # type: ignore[misc]
-        per_layer: list[float] = []
-        if probe:
-            sub = torch.randperm(self.N, generator=self.gen("probe"), device=self.device)[:10000]
-            htr = self.net.forward_all(self.emb.neutral(self.x[sub]))
-            hte = self.net.forward_all(self.emb.neutral(x))
-            per_layer = [ridge_probe_accuracy(a, self.y[sub], b, y, self.K) for a, b in zip(htr, hte, strict=True)]
+        activities of layers ``skip..L`` (``acc``); with ``probe``, per-layer ridge probes."""
+        pred = self._probe_predict(x)
+        per_layer = self._ridge_per_layer(self.emb.neutral, self.net.forward_all(self.emb.neutral(x)), y) if probe else []
         acc = float((pred == y).float().mean())
         return {"acc": acc, "acc_probe": acc, "pred": pred, "per_layer_acc": per_layer}
 
