@@ -1,10 +1,11 @@
 """Entry points that pick the discovery path and dispatch gauge functions on the algebra type.
 
 :func:`discover_symmetries` is what ``ib.discover_symmetries`` calls: ``mode="auto"`` uses the
-dense ansatz for ``D <= 40`` (exact, complete), the per-tensor structured ansatz
-(:mod:`implicitbias.symmetry.discovery`) for ``D <= STRUCTURED_MAX_DIM`` and the scalable
-sparse path (:mod:`implicitbias.symmetry.sparse_discovery`) above, and always for a module
-parametrization (whose symmetries must hold for fresh probe inputs). The dense and
+scalable sparse path (:mod:`implicitbias.symmetry.sparse_discovery`) for every module
+parametrization (its symmetries must hold for fresh probe inputs; the return type is then
+always :class:`SparseSymmetryAlgebra`) and for ``D > STRUCTURED_MAX_DIM``; otherwise the dense
+ansatz for ``D <= 40`` (exact, complete) and the per-tensor structured ansatz
+(:mod:`implicitbias.symmetry.discovery`) up to ``STRUCTURED_MAX_DIM``. The dense and
 structured paths stay as exact references. :func:`induced_bias`, :func:`balance` and
 :func:`moment_map` accept either algebra type.
 """
@@ -50,12 +51,10 @@ def discover_symmetries(p: Parametrization, seed: int = 0, mode: Mode = "auto", 
     if mode not in ("auto", "dense", "structured", "sparse"):
         raise UserInputError(f"unknown discovery mode {mode!r} (auto, dense, structured, sparse)")
     if mode == "auto":
-        if p.dim <= discovery.DENSE_MAX_DIM:
-            mode = "dense"
-        elif p.dim <= STRUCTURED_MAX_DIM and not hasattr(p, "per_probe_grads"):
-            mode = "structured"
-        else:
+        if hasattr(p, "per_probe_grads") or p.dim > STRUCTURED_MAX_DIM:
             mode = "sparse"
+        else:
+            mode = "dense" if p.dim <= discovery.DENSE_MAX_DIM else "structured"
     if mode == "sparse":
         from implicitbias.symmetry.sparse_discovery import discover_sparse
 

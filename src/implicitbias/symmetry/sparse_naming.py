@@ -88,7 +88,12 @@ def name_generator(fam: Families, cols: torch.Tensor, vals: torch.Tensor) -> tup
     if diag and (f0.kind == "scale" or full_axis):
         idx = e0 if f0.kind == "scale" else e0 // f0.size
         mats = [f for f, _ in elems if f.axis == 0 and fam.views[f.tensor][1] * fam.views[f.tensor][2] > 1]
-        where = _prefix(mats[0].tensor) if mats else ",".join(dict.fromkeys(f.tensor for f, _ in elems))
+        if mats:
+            where = _prefix(mats[0].tensor)
+        elif "." in f0.tensor:
+            where = _prefix(f0.tensor)  # e.g. a LayerNorm gain and bias with the next layer's columns
+        else:
+            where = ",".join(dict.fromkeys(f.tensor for f, _ in elems))
         return f"rescale {where} {'unit' if mats else 'index'} {idx}", f"rescale {where}"
     if f0.kind == "gl" and full_axis:
         where = "; ".join(dict.fromkeys(f"{f.tensor} {'rows' if f.axis == 0 else 'cols'}" for f, _ in elems))
