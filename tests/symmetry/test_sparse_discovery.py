@@ -8,7 +8,7 @@ from torch import nn
 
 from implicitbias.errors import UserInputError
 from implicitbias.symmetry import Parametrization, catalog, discover_symmetries
-from implicitbias.symmetry.linalg import containment_angle, max_principal_angle
+from implicitbias.symmetry.linalg import max_principal_angle
 
 from .modules import Block, SelfAttention, attention_dim, block_dim, mlp
 
@@ -115,17 +115,19 @@ def test_layernorm_scale_generator_outside_the_slots():
     assert alg.dim == 1 and alg.names[0] == "scale fc1.weight up, fc1.bias up"
 
 
-def test_unstable_answers_are_never_returned():
+def test_unstable_answers_are_never_returned(monkeypatch):
+    from implicitbias.symmetry import sparse_discovery
+
     p = Parametrization.from_module(mlp([3, 4, 2]), torch.randn(4, 3))
+    monkeypatch.setattr(sparse_discovery, "STABLE_RTOL", -1.0)  # no generator can pass the fresh-probe test
     with pytest.raises(UserInputError, match="did not stabilise"):
-        discover_symmetries(p, max_rounds=0)
+        discover_symmetries(p, max_rounds=3)
 
 
 def test_hand_written_large_d_uses_sparse_path():
-    d = 250
+    d = 210
     p = Parametrization(lambda q: q["u"] * q["v"], {"u": (d,), "v": (d,)})
     alg = discover_symmetries(p)
     assert alg.info["mode"] == "sparse" and alg.dim == d
     e = catalog.hadamard(d, 2)
-    assert containment_angle(torch.eye(1), torch.eye(1)) == 0.0
     assert max_principal_angle(_flat(alg), _flat(e.algebra)) < 1e-8

@@ -210,7 +210,7 @@ def discover_sparse(
         return out
 
     k_rows = draw(3 * smax + 24)
-    worst = 0.0
+    worst, bad, rnd = 0.0, 0, 0
     for rnd in range(max_rounds):
         t = time.perf_counter()
         found, gaps = _solve_slots(k_rows, slots, rtol)
