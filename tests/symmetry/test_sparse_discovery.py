@@ -49,6 +49,7 @@ def test_small_modules_same_span_as_dense_or_structured(sizes, act, bias, expect
         assert max_principal_angle(_flat(new), _flat(ref)) < 1e-8
 
 
+@pytest.mark.slow
 def test_medium_relu_mlp_vs_structured():
     torch.manual_seed(1)
     p = Parametrization.from_module(mlp([5, 12, 6, 3]), torch.randn(4, 5))
@@ -116,18 +117,19 @@ def test_layernorm_scale_generator_outside_the_slots():
 
 
 def test_unstable_answers_are_never_returned(monkeypatch):
-    from implicitbias.symmetry import sparse_discovery
+    from implicitbias.symmetry import sparse_generators
 
     p = Parametrization.from_module(mlp([3, 4, 2]), torch.randn(4, 3))
-    monkeypatch.setattr(sparse_discovery, "STABLE_RTOL", -1.0)  # no generator can pass the fresh-probe test
+    monkeypatch.setattr(sparse_generators, "STABLE_RTOL", -1.0)  # no generator can pass the fresh-probe test
     with pytest.raises(UserInputError, match="did not stabilise"):
         discover_symmetries(p, max_rounds=3)
 
 
 def test_hand_written_large_d_uses_sparse_path():
-    d = 210
+    d = 201  # D = 402 > STRUCTURED_MAX_DIM
     p = Parametrization(lambda q: q["u"] * q["v"], {"u": (d,), "v": (d,)})
     alg = discover_symmetries(p)
     assert alg.info["mode"] == "sparse" and alg.dim == d
     e = catalog.hadamard(d, 2)
-    assert max_principal_angle(_flat(alg), _flat(e.algebra)) < 1e-8
+    th = e.random_point(seed=3)
+    assert max_principal_angle(alg.fields(th).to_dense(), e.algebra.fields(th).T) < 1e-8

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -33,6 +33,16 @@ from torch import nn
 from implicitbias.errors import UserInputError
 from implicitbias.seeding import torch_generator
 from implicitbias.symmetry.parametrization import Parametrization
+from implicitbias.symmetry.probes import (
+    Stacked,
+    dataset_sampler,
+    default_sampler,
+    first_tensor,
+    map_tensors,
+    one_line,
+    vmap_or_loop,
+    wrap_sampler,
+)
 
 __all__ = ["ModuleParametrization", "from_module", "from_loss", "head_blocks"]
 
@@ -49,36 +59,6 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         yield
     finally:
         model.train(was)
-
-
-def _one_line(prefix: str, e: BaseException) -> UserInputError:
-    return UserInputError(f"{prefix}: {type(e).__name__}: {e}".splitlines()[0])
-
-
-def _map_tensors(obj: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return fn(obj)
-    if isinstance(obj, tuple | list):
-        return type(obj)(_map_tensors(o, fn) for o in obj)
-    if isinstance(obj, Mapping):
-        return {k: _map_tensors(v, fn) for k, v in obj.items()}
-    return obj
-
-
-def _first_tensor(obj: Any) -> torch.Tensor | None:
-    if isinstance(obj, torch.Tensor):
-        return obj
-    if isinstance(obj, tuple | list):
-        for o in obj:
-            t = _first_tensor(o)
-            if t is not None:
-                return t
-    if isinstance(obj, Mapping):
-        for o in obj.values():
-            t = _first_tensor(o)
-            if t is not None:
-                return t
-    return None
 
 
 def head_blocks(model: nn.Module) -> dict[tuple[str, int], int]:
@@ -169,7 +149,7 @@ class ModuleParametrization(Parametrization):
             n = min(REF_PROBES_MAX, self.dim + 16)
             gen = torch_generator(0, "module-reference-batches", self.name)
             batches = [self._sampler(1, gen) for _ in range(n)]
-            return _Stacked(batches)
+            return Stacked(batches)
         out = self._call(self._params0(), self.sample_probes(1, torch_generator(0, "module-size")))
         per = max(1, out.numel())
         n = min(REF_PROBES_MAX, math.ceil(2 * self.dim / per) + 16)
@@ -217,102 +197,21 @@ class ModuleParametrization(Parametrization):
             def one_r(rr: torch.Tensor) -> dict[str, torch.Tensor]:
                 return torch.func.grad(lambda q: (self._call(q, x) * rr).sum())(params)
 
-            return _vmap_or_loop(one_r, (r,), n)
+            return vmap_or_loop(one_r, (r,), n)
         if self._per_probe_batch:
             batches = [self._sampler(1, generator) for _ in range(n)]
-            return _vmap_or_loop(lambda b: torch.func.grad(lambda q: self._call(q, b).sum())(params),
-                                 (_Stacked(batches).data,), n, loop_args=[(b,) for b in batches])
+            return vmap_or_loop(lambda b: torch.func.grad(lambda q: self._call(q, b).sum())(params),
+                                 (Stacked(batches).data,), n, loop_args=[(b,) for b in batches])
         xs = self._sampler(n, generator)
-        out1 = self._call(params, _map_tensors(xs, lambda t: t[:1]))
+        out1 = self._call(params, map_tensors(xs, lambda t: t[:1]))
         r = torch.randn(n, *out1.shape[1:], generator=generator, dtype=F64)
 
         def one(x: Any, rr: torch.Tensor) -> dict[str, torch.Tensor]:
-            xb = _map_tensors(x, lambda t: t.unsqueeze(0))
+            xb = map_tensors(x, lambda t: t.unsqueeze(0))
             return torch.func.grad(lambda q: (self._call(q, xb)[0] * rr).sum())(params)
 
-        loop = [(_map_tensors(xs, lambda t, i=i: t[i]), r[i]) for i in range(n)]
-        return _vmap_or_loop(one, (xs, r), n, loop_args=loop)
-
-
-class _Stacked:
-    """A list of batches stacked along a new leading dim (for vmap over whole batches)."""
-
-    def __init__(self, batches: list[Any]) -> None:
-        first = batches[0]
-        if isinstance(first, torch.Tensor):
-            self.data: Any = torch.stack(batches)
-        elif isinstance(first, tuple | list):
-            self.data = type(first)(torch.stack([b[i] for b in batches]) for i in range(len(first)))
-        elif isinstance(first, Mapping):
-            self.data = {k: torch.stack([b[k] for b in batches]) for k in first}
-        else:
-            raise UserInputError("a batch must be a tensor, a tuple/list or a dict of tensors")
-        self.batches = batches
-
-
-def _vmap_or_loop(
-    fn: Callable[..., dict[str, torch.Tensor]], args: tuple, n: int, loop_args: list | None = None
-) -> dict[str, torch.Tensor]:
-    try:
-        return torch.func.vmap(fn, randomness="different")(*args)
-    except UserInputError:
-        raise
-    except Exception:  # noqa: BLE001 - some modules cannot be vmapped; fall back to a loop
-        if loop_args is None:
-            loop_args = [tuple(_map_tensors(a, lambda t, i=i: t[i]) for a in args) for i in range(n)]
-        outs = [fn(*a) for a in loop_args]
-        return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
-
-
-def _default_sampler(example: Any) -> Callable[[int, torch.Generator], Any]:
-    """Fresh inputs shaped like one sample of ``example``: N(0, 1) floats; resampled integers."""
-
-    def leaf(t: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
-        shape = (n, *t.shape[1:])
-        if torch.is_floating_point(t):
-            return torch.randn(shape, generator=g, dtype=F64)
-        if t.dtype == torch.bool:
-            return torch.rand(shape, generator=g) < 0.5
-        vals = t.reshape(-1).unique()
-        idx = torch.randint(len(vals), shape, generator=g)
-        return vals[idx]
-
-    def sample(n: int, g: torch.Generator) -> Any:
-        return _map_tensors(example, lambda t: leaf(t, n, g))
-
-    return sample
-
-
-def _dataset_sampler(data: Any) -> Callable[[int, torch.Generator], Any]:
-    if isinstance(data, torch.Tensor):
-        pool = data.detach()
-        pool = pool.to(F64) if torch.is_floating_point(pool) else pool
-
-        def sample(n: int, g: torch.Generator) -> torch.Tensor:
-            return pool[torch.randint(len(pool), (n,), generator=g)]
-
-        return sample
-    if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
-        raise UserInputError("probe_inputs must be a tensor or a dataset (len + indexing)")
-
-    def sample_ds(n: int, g: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(data), (n,), generator=g).tolist()
-        items = [data[i] for i in idx]
-        items = [it[0] if isinstance(it, tuple | list) else it for it in items]
-        return torch.stack([torch.as_tensor(it) for it in items]).to(F64)
-
-    return sample_ds
-
-
-def _wrap_sampler(fn: Callable[[int, torch.Generator], Any]) -> Callable[[int, torch.Generator], Any]:
-    def sample(n: int, g: torch.Generator) -> Any:
-        try:
-            out = fn(n, g)
-        except Exception as e:  # noqa: BLE001 - user code
-            raise _one_line("probe_sampler failed", e) from None
-        return _map_tensors(out, lambda t: t.to(F64) if torch.is_floating_point(t) else t)
-
-    return sample
+        loop = [(map_tensors(xs, lambda t, i=i: t[i]), r[i]) for i in range(n)]
+        return vmap_or_loop(one, (xs, r), n, loop_args=loop)
 
 
 def from_module(
@@ -338,14 +237,14 @@ def from_module(
     """
     if not isinstance(model, nn.Module):
         raise UserInputError(f"expected a torch.nn.Module, got {type(model).__name__}")
-    if _first_tensor(example_input) is None:
+    if first_tensor(example_input) is None:
         raise UserInputError("example_input must be a tensor (batch dim 0)")
-    example = _map_tensors(example_input, lambda t: t.detach().to(F64) if torch.is_floating_point(t) else t)
+    example = map_tensors(example_input, lambda t: t.detach().to(F64) if torch.is_floating_point(t) else t)
     if probe_sampler is not None and probe_inputs is not None:
         raise UserInputError("give probe_inputs or probe_sampler, not both")
-    sampler = (_wrap_sampler(probe_sampler) if probe_sampler is not None
-               else _dataset_sampler(probe_inputs) if probe_inputs is not None
-               else _default_sampler(example))
+    sampler = (wrap_sampler(probe_sampler) if probe_sampler is not None
+               else dataset_sampler(probe_inputs) if probe_inputs is not None
+               else default_sampler(example))
 
     def evaluate(params: dict[str, torch.Tensor], x: Any) -> torch.Tensor:
         return torch.func.functional_call(model, params, (x,))
@@ -389,15 +288,15 @@ def from_loss(
         raise UserInputError(f"expected a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise UserInputError("loss_fn is not callable")
-    example = _map_tensors(example_batch, lambda t: t.detach().to(F64) if torch.is_floating_point(t) else t)
-    if _first_tensor(example) is None:
+    example = map_tensors(example_batch, lambda t: t.detach().to(F64) if torch.is_floating_point(t) else t)
+    if first_tensor(example) is None:
         raise UserInputError("example_batch must contain a tensor")
     if batch_sampler is not None:
-        user = _wrap_sampler(batch_sampler)
+        user = wrap_sampler(batch_sampler)
         sampler = user
     else:
-        one = _default_sampler(example)
-        bsz = _first_tensor(example).shape[0]
+        one = default_sampler(example)
+        bsz = first_tensor(example).shape[0]
 
         def sampler(n: int, g: torch.Generator) -> Any:  # one whole batch
             return one(bsz, g)
@@ -405,7 +304,7 @@ def from_loss(
     wrapper = _LossWrapper(model, loss_fn)
 
     def evaluate(params: dict[str, torch.Tensor], batch: Any) -> torch.Tensor:
-        if isinstance(batch, _Stacked):
+        if isinstance(batch, Stacked):
             return torch.stack([evaluate(params, b) for b in batch.batches])
         full = {f"model.{k}": v for k, v in params.items()}
         out = torch.func.functional_call(wrapper, full, (batch,))
@@ -426,7 +325,7 @@ def _check(p: ModuleParametrization) -> None:
     except UserInputError:
         raise
     except Exception as e:  # noqa: BLE001 - user modules may raise anything
-        raise _one_line("the module failed on the example input", e) from None
+        raise one_line("the module failed on the example input", e) from None
     if not torch.is_floating_point(out):
         raise UserInputError(f"the module returned a {out.dtype} tensor; expected floating point")
     if not torch.isfinite(out).all():

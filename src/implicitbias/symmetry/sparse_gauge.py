@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+
 import numpy as np
 import scipy.sparse as sp
 import torch
