@@ -112,7 +112,7 @@ def _solve_slots(k: torch.Tensor, slots: list[torch.Tensor], rtol: float, echelo
         idx = torch.stack(group)  # (m, size)
         a = ks[:, idx].permute(1, 0, 2)  # (m, n, size)
         with lapack_threads(1):
-            _, sv, vh = torch.linalg.svd(a, full_matrices=True)
+            _, sv, vh = torch.linalg.svd(a, full_matrices=a.shape[1] < size)
         full = torch.zeros(len(group), size, dtype=F64)
         full[:, : sv.shape[1]] = sv
         top = full[:, :1].clamp(min=1e-300)

@@ -84,16 +84,19 @@ class GeneratorSet:
         self.theta = torch.randn(p.dim, generator=g, dtype=F64)
 
     def add_block(self, cols: torch.Tensor, coeffs: torch.Tensor) -> None:
-        for row in coeffs:
-            nz = row.nonzero().flatten()
+        """Add the generators ``coeffs`` ``(m, |cols|)`` (rows; pivots are the entries equal to 1)."""
+        cn, cf = cols.numpy(), coeffs.to(F64).numpy()
+        for row in cf:
+            nz = np.flatnonzero(row)
+            c, v = cn[nz], row[nz]
             self.g.append(torch.full((len(nz),), self.k, dtype=torch.long))
-            self.e.append(cols[nz])
-            self.v.append(row[nz])
-            name, group = name_generator(self.fam, cols[nz], row[nz])
+            self.e.append(torch.from_numpy(c.copy()))
+            self.v.append(torch.from_numpy(v.copy()))
+            name, group = name_generator(self.fam, c, v)
             self.names.append(name)
             self.groups.append(group)
-            self.pivots.append(int(cols[nz][(row[nz] == 1.0).nonzero().flatten()[0]]) if (row[nz] == 1.0).any()
-                               else int(cols[nz][0]))
+            ones = np.flatnonzero(v == 1.0)
+            self.pivots.append(int(c[ones[0]]) if len(ones) else int(c[0]))
             self.k += 1
 
     def algebra(self) -> SparseSymmetryAlgebra:

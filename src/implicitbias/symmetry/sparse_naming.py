@@ -9,10 +9,10 @@ down"`` (per-tensor scalars); the group label drops the index (``"rescale fc1"``
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from implicitbias.symmetry.families import Families, Family
-from implicitbias.symmetry.linalg import lapack_threads, span_basis
 
 __all__ = ["rref", "name_generator"]
 
@@ -22,37 +22,38 @@ def rref(vecs: torch.Tensor, zero_tol: float = 1e-12) -> tuple[torch.Tensor, lis
 
     Every pivot entry is 1 and the other rows vanish there; entries below ``zero_tol`` times
     the largest are set to 0 (so exact structure stays sparse). Rows ordered by pivot column.
+    (NumPy: these are many tiny matrices.)
 
     Returns:
         ``(basis, pivots)``.
     """
-    vecs = vecs.to(torch.float64)
-    if vecs.shape[0] == 1:
-        j = int(vecs[0].abs().argmax())
-        out = vecs / vecs[0, j]
-        out[out.abs() < zero_tol * float(out.abs().max())] = 0.0
-        return out, [j]
-    with lapack_threads(1):
-        a = span_basis(vecs).clone()
+    v = vecs.to(torch.float64).numpy()
+    if v.shape[0] == 1:
+        j = int(np.abs(v[0]).argmax())
+        out = v / v[0, j]
+        out[np.abs(out) < zero_tol * np.abs(out).max()] = 0.0
+        return torch.from_numpy(out), [j]
+    _, s, vh = np.linalg.svd(v, full_matrices=False)
+    a = vh[: int((s > 1e-9 * max(s[0], 1e-300)).sum())].copy()
     k, n = a.shape
     pivots: list[int] = []
     for r in range(k):
-        i, j = divmod(int(a[r:].abs().argmax()), n)
+        i, j = divmod(int(np.abs(a[r:]).argmax()), n)
         i += r
         if i != r:
             a[[r, i]] = a[[i, r]]
-        a[r] = a[r] / float(a[r, j])
-        col = a[:, j].clone()
+        a[r] /= a[r, j]
+        col = a[:, j].copy()
         col[r] = 0.0
-        a -= torch.outer(col, a[r])
+        a -= np.outer(col, a[r])
         a[:, j] = 0.0
         a[r, j] = 1.0
         pivots.append(j)
     order = sorted(range(k), key=lambda t: pivots[t])
     out = a[order]
-    if out.numel():
-        out[out.abs() < zero_tol * max(float(out.abs().max()), 1.0)] = 0.0
-    return out, [pivots[t] for t in order]
+    if out.size:
+        out[np.abs(out) < zero_tol * max(float(np.abs(out).max()), 1.0)] = 0.0
+    return torch.from_numpy(np.ascontiguousarray(out)), [pivots[t] for t in order]
 
 
 def _prefix(tensor: str) -> str:
@@ -74,7 +75,7 @@ def _head(fam: Families, f: Family) -> str:
     return f"block {f.offset // f.size}"
 
 
-def name_generator(fam: Families, cols: torch.Tensor, vals: torch.Tensor) -> tuple[str, str]:
+def name_generator(fam: Families, cols, vals) -> tuple[str, str]:  # noqa: ANN001 - arrays or tensors
     """``(name, group)`` of the generator ``sum_j vals[j] B_{cols[j]}``."""
     elems = [fam.family_of(int(c)) for c in cols]
     kinds = {f.kind for f, _ in elems}
