@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
+
+from .test_cli import _main  # in-process console-script run: (exit code, stdout, stderr)
 
 NET = '''
 import torch
@@ -27,17 +27,6 @@ def notmodule():
 def boom():
     raise RuntimeError("nope")
 '''
-
-
-def _main(capsys, *args: str) -> tuple[int, str, str]:
-    from implicitbias.cli import main
-
-    with patch.object(sys, "argv", ["implicitbias", "symmetry", *args]):
-        with pytest.raises(SystemExit) as ei:
-            main()
-    out = capsys.readouterr()
-    code = ei.value.code
-    return (0 if code is None else int(code)), out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -111,6 +111,9 @@ def test_layout_and_reference_evaluation():
     out = p._call(q, x)
     assert torch.allclose(out, m.double()(x), atol=1e-12)
     assert m.training  # eval mode only during evaluation
+    with torch.no_grad():
+        m[0].bias.add_(1.0)
+    assert torch.allclose(p.current_theta() - p.theta0, torch.cat([torch.zeros(12), torch.ones(4), torch.zeros(10)]).double())
     # fresh probes differ between draws; restricted probes are the example batch
     g = torch.Generator().manual_seed(0)
     assert not torch.equal(p.sample_probes(4, g), p.sample_probes(4, g))

@@ -155,6 +155,11 @@ class ModuleParametrization(Parametrization):
         n = min(REF_PROBES_MAX, math.ceil(2 * self.dim / per) + 16)
         return self.sample_probes(n, torch_generator(0, "module-reference-probes", self.name))
 
+    def current_theta(self) -> torch.Tensor:
+        """The module's parameters *now* as a flat float64 vector ``(D,)`` (e.g. during training)."""
+        named = dict(self.model.named_parameters())
+        return self.flatten({k: named[k].detach().to(F64).reshape(s) for k, s in self.shapes.items()})
+
     def _params0(self) -> dict[str, torch.Tensor]:
         return self.unflatten(self.theta0)
 
