@@ -9,7 +9,9 @@ several datasets, docs/your-data.md):
 * batch: ``clip(2^⌊log2(N/10)⌋, 32, 1024)`` (about ten steps per epoch on small sets);
 * epochs: enough for about ``S`` samples seen per layer (FF: 60 000 per layer, BP/FF and BP:
   40 000), ``clip(⌈S/N⌉, 5, 300)``; FF epochs are per layer;
-* learning rate (Adam): FF 0.01 (Tosato's FF value), BP/FF 3e-3, BP 3e-3.
+* learning rate (Adam): FF 0.01 (Tosato's FF value) from N = 1000 on and 3e-3 below (the
+  batches are smaller there, so a layer takes about four times more steps; at 0.01 the second
+  layer over-fits the FF objective), BP/FF and BP 3e-3.
 
 :func:`resolve_for_data` fills the ``None`` / empty fields of an ``*_AUTO`` config from
 :class:`DataFacts`, resolves ``embed="auto"`` of a user dataset to its suggested embedding and
@@ -56,7 +58,7 @@ def auto_hparams(algo: str, dim: int, num_classes: int, n_train: int) -> dict[st
     ff = algo in ("ff", "ff-simultaneous")
     samples = 60000 if ff else 40000
     epochs = _clip(math.ceil(samples / max(n_train, 1)), 5, 300)
-    lr = 0.01 if ff else 3e-3
+    lr = 0.01 if ff and n_train >= 1000 else 3e-3
     return {"hidden": (width,) * depth, "epochs": epochs, "lr": lr, "batch_size": batch}
 
 
