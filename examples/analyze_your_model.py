@@ -26,7 +26,12 @@ import torch
 from torch import nn
 
 from implicitbias.analysis import capture
-from implicitbias.analysis.activations_file import analyze_activations, format_table, save_activations, summary_rows
+from implicitbias.analysis.activations_file import (
+    analyze_activations,
+    format_table,
+    save_activations,
+    summary_rows,
+)
 from implicitbias.analysis.ff_run import AnalysisOptions
 from implicitbias.data import dataset_info, load_dataset
 

@@ -10,11 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.fixtures.user_data import (
+    SHAPES,
+    blobs,
+    image_folder,
+    render,
+    tar_of,
+    write_csv,
+    write_png,
+)
 
 from implicitbias.data.inspect import baselines, duplicates_between, inspect_data
-from implicitbias.data.userdata import check_memory, from_arrays, from_dataset, load_user_data, stratified_split
+from implicitbias.data.userdata import (
+    check_memory,
+    from_arrays,
+    from_dataset,
+    load_user_data,
+    stratified_split,
+)
 from implicitbias.errors import DataError, UserInputError
-from tests.fixtures.user_data import SHAPES, blobs, image_folder, render, tar_of, write_csv, write_png
 
 # ---- image folders -------------------------------------------------------------------------
 

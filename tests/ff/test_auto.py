@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.fixtures.user_data import blobs, image_folder, write_csv
 from typer.testing import CliRunner
 
 from implicitbias.data.userdata import from_arrays
 from implicitbias.errors import UserInputError
 from implicitbias.ff import get_preset, resolve_config, train_run
 from implicitbias.ff.auto import DataFacts, auto_hparams, resolve_for_data
-from tests.fixtures.user_data import blobs, image_folder, write_csv
 
 
 def test_auto_hparams_scale_with_the_data() -> None:

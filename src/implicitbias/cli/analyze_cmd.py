@@ -32,7 +32,11 @@ def analyze(
     from rich.console import Console
     from rich.table import Table
 
-    from implicitbias.analysis.activations_file import analyze_activations, load_activations, summary_rows
+    from implicitbias.analysis.activations_file import (
+        analyze_activations,
+        load_activations,
+        summary_rows,
+    )
     from implicitbias.analysis.ff_run import AnalysisOptions, to_json
     from implicitbias.analysis.geometry import linear_cka
     from implicitbias.runs.atomic import atomic_write_json
