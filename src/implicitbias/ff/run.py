@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from implicitbias.device import resolve_device
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.rundata import RunData, load_run_data, prepare
-from implicitbias.ff.trainer import Trainer
+from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
 
@@ -41,11 +41,15 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def build_trainer(
-    cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None, data: RunData | None = None
+    cfg: FFConfig,
+    device: torch.device,
+    data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    data: RunData | None = None,
 ) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
     """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
     d = data if data is not None else load_run_data(cfg, data_dir)
-    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device)
+    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
     return tr, d.x_test.to(device), d.y_test.to(device)
 
 
@@ -76,6 +80,7 @@ def train_run(
     resume: bool = False,
     progress: ProgressFn | None = None,
     data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
     dataset: Any = None,
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
@@ -88,6 +93,11 @@ def train_run(
         resume: continue from the run's last checkpoint (otherwise a partial run restarts).
         progress: ``progress(done_epochs, total_epochs, message)``.
         data_dir: explicit data root.
+        callbacks: ``callback(step, model) -> Mapping[str, float] | None``, called after every
+            optimizer step (global step count over all phases, 1-based); returned mappings are
+            appended to ``metrics.jsonl`` as ``{"step": step, **mapping, "kind": "callback"}``
+            at the end of each epoch, before the epoch's row. Not part of the run's identity: a
+            completed run is reused without calling them.
         dataset: a user dataset from Python (a ``UserData``, ``(x, y)`` arrays or a torch
             ``Dataset``; :mod:`implicitbias.ff.rundata`), used instead of ``cfg.data`` / ``cfg.dataset``.
     """
@@ -103,7 +113,7 @@ def train_run(
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
     data = load_run_data(cfg, data_dir, user)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, data)
+    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks, data)
     run.write_env(seed=cfg.seed, device=str(dev))
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
@@ -133,6 +143,9 @@ def train_run(
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
+                for step, rec in tr.records:
+                    logger.log({**rec, "kind": "callback"}, step=step)
+                tr.records.clear()
                 logger.log(m, step=p * E + e + 1)
                 if progress is not None:
                     acc = f" acc {m['test_acc_subset']:.4f}" if "test_acc_subset" in m else ""
