@@ -262,3 +262,10 @@ def test_inspect_and_baselines(tmp_path: Path) -> None:
     assert duplicates_between(x[:5], x[5:10]) == 0
     b = baselines(ud)
     assert b["logistic_regression"]["test_acc"] > 0.9 and b["mlp"]["test_acc"] > 0.9  # well-separated blobs
+
+
+def test_csv_label_column_that_looks_like_a_feature(tmp_path: Path) -> None:
+    x, y = blobs(30, 3)
+    f = write_csv(tmp_path / "n.csv", x, y, header=False, label_first=False)  # numeric labels last, no header
+    _bad(f, "label column 0 has 30 distinct values in 30 rows; it looks like a feature")
+    assert load_user_data(f, label_column="3").classes == ("0", "1", "2")

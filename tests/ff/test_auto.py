@@ -87,3 +87,16 @@ def test_data_inspect_cli(tmp_path: Path) -> None:
     info = json.loads(r.stdout)
     assert info["classes"] == ["a", "b", "c"] and info["n_train"] + info["n_test"] == 90
     assert info["auto_presets"]["FF_AUTO"]["hidden"] == [128, 128] and info["baseline"]["mlp"]["test_acc"] > 0.8
+
+
+def test_ff_representations_takes_user_data(tmp_path: Path) -> None:
+    from implicitbias.experiments.ff_representations import Config, _datasets, _ff_config
+
+    x, y = blobs(60, 4)
+    f = write_csv(tmp_path / "t.csv", x, np.array(["a", "b", "c"])[y])
+    cfg = Config(data=str(f), seeds=1)
+    (name, (preset, test_set, names)), = _datasets(cfg).items()
+    assert name == "t.csv" and preset == "FF_AUTO" and names == ("a", "b", "c")
+    assert test_set("paper")[0].shape == (12, 4)
+    ff = _ff_config(cfg, preset, "bp", 0)
+    assert ff.algo == "bp" and ff.data == str(f) and ff.hparams == "auto" and ff.epochs is None
