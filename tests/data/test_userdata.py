@@ -269,3 +269,11 @@ def test_csv_label_column_that_looks_like_a_feature(tmp_path: Path) -> None:
     f = write_csv(tmp_path / "n.csv", x, y, header=False, label_first=False)  # numeric labels last, no header
     _bad(f, "label column 0 has 30 distinct values in 30 rows; it looks like a feature")
     assert load_user_data(f, label_column="3").classes == ("0", "1", "2")
+
+
+def test_csv_too_large_is_refused_before_reading(tmp_path: Path) -> None:
+    x, y = blobs(300, 5)
+    f = write_csv(tmp_path / "big.csv", x, np.array(["a", "b", "c"])[y])
+    with pytest.raises(DataError, match=r"too large for memory: 30\d x 5 values as float32"):
+        load_user_data(f, max_bytes=2000)
+    assert load_user_data(f, max_bytes=10_000).dim == 5

@@ -104,6 +104,12 @@ def read_csv(
         UserInputError: an unknown label column.
     """
     path = Path(path)
+    if check_bytes is not None:  # estimate from the first 64 KiB before the file is read
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16).splitlines()[:-1] or [b""]
+        fields = max(len(line.replace(b"\t", b",").replace(b";", b",").split(b",")) for line in head)
+        avg = max(1.0, sum(len(line) + 1 for line in head) / len(head))
+        check_bytes(int(path.stat().st_size / avg), max(1, fields - 1))
     rows = _rows(path)
     body = rows
     header: list[str] | None = None
