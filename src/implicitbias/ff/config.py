@@ -184,6 +184,7 @@ def _validate(out: FFConfig) -> FFConfig:
 
 
 _TOSATO = dict(hidden=(1000, 1000, 1000), goodness="l2", threshold=3.0, layer_norm="l2", negatives="fixed")
+_AUTO = {**_TOSATO, "hidden": (), "negatives": "resample"}
 _HINTON = dict(
     hidden=(2000, 2000, 2000, 2000), algo="ff-simultaneous", goodness="sumsq", threshold=1.0,
     threshold_per_unit=True, layer_norm="rms", norm_eps=1e-8, negatives="hard", peer_norm=0.03,
@@ -240,10 +241,11 @@ PRESETS: dict[str, FFConfig] = {
     "LOEWE_MNIST": FFConfig(dataset="mnist", hparams="loewe", **_LOEWE),
     "LOEWE_MNIST_quick": FFConfig(dataset="mnist", hparams="loewe_quick", **_LOEWE),
     "DIGITS_quick": FFConfig(dataset="digits", hparams="digits_quick", **{**_TOSATO, "hidden": (256, 256)}),
-    # sized from the data (widths, epochs, lr, batch: ff/auto.py); Tosato's conventions otherwise
-    "FF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="ff", **{**_TOSATO, "hidden": ()}),
-    "BPFF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bpff", **{**_TOSATO, "hidden": ()}),
-    "BP_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bp", **{**_TOSATO, "hidden": ()}),
+    # sized from the data (widths, epochs, lr, batch: ff/auto.py); Tosato's conventions except
+    # resampled wrong labels (fixed negatives give each image a single wrong label: too few on small sets)
+    "FF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="ff", **_AUTO),
+    "BPFF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bpff", **_AUTO),
+    "BP_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bp", **_AUTO),
 }
 
 
