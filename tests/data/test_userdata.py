@@ -277,3 +277,13 @@ def test_csv_too_large_is_refused_before_reading(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"too large for memory: 30\d x 5 values as float32"):
         load_user_data(f, max_bytes=2000)
     assert load_user_data(f, max_bytes=10_000).dim == 5
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    (tmp_path / "dir.csv").mkdir()  # a folder where a file should be: cannot be read
+    _bad(tmp_path / "dir.csv", "cannot read")
+    (tmp_path / "bin.csv").write_bytes(b"\xff\xfe\x00\x81" * 10)
+    _bad(tmp_path / "bin.csv", "not a UTF-8 text file")
+    root = image_folder(tmp_path / "i", n_train=2, n_test=1)
+    (root / "train" / "circle" / "sub.png").mkdir()
+    _bad(root, "folders are not allowed inside a class folder")

@@ -105,7 +105,10 @@ def tree_checksum(entries: list[Entry]) -> str:
     h = hashlib.sha256()
     for s, c, n, read in sorted(entries, key=lambda e: e[:3]):
         h.update(f"{s}/{c}/{n}\0".encode())
-        h.update(hashlib.sha256(read()).digest())
+        try:
+            h.update(hashlib.sha256(read()).digest())
+        except (OSError, tarfile.TarError) as e:
+            raise DataError(f"cannot read {s}/{c}/{n} ({e})") from None
     return h.hexdigest()
 
 
@@ -159,7 +162,11 @@ def read_image_folder(
             continue
         imgs: list[np.ndarray] = []
         for s, c, n, read in items:
-            a = _decode(read(), f"{s}/{c}/{n} in {source}")
+            try:
+                blob = read()
+            except (OSError, tarfile.TarError) as e:
+                raise DataError(f"cannot read {s}/{c}/{n} in {source} ({e})") from None
+            a = _decode(blob, f"{s}/{c}/{n} in {source}")
             if shape0 is None:
                 shape0 = a.shape[1:]
                 if check_bytes is not None:

@@ -45,6 +45,8 @@ def _rows(path: Path) -> list[list[str]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not a UTF-8 text file ({e.reason})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if path.suffix.lower() in (".tsv", ".tab"):
         delim = "\t"
     else:
@@ -105,8 +107,11 @@ def read_csv(
     """
     path = Path(path)
     if check_bytes is not None:  # estimate from the first 64 KiB before the file is read
-        with path.open("rb") as fh:
-            head = fh.read(1 << 16).splitlines()[:-1] or [b""]
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(1 << 16).splitlines()[:-1] or [b""]
+        except OSError as e:
+            raise DataError(f"{path}: cannot read ({e.strerror})") from None
         fields = max(len(line.replace(b"\t", b",").replace(b";", b",").split(b",")) for line in head)
         avg = max(1.0, sum(len(line) + 1 for line in head) / len(head))
         check_bytes(int(path.stat().st_size / avg), max(1, fields - 1))
