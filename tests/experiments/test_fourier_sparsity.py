@@ -10,7 +10,6 @@ import torch
 
 from implicitbias.experiments import fourier_sparsity as E
 from implicitbias.experiments._paper1_linear import (
-    NoiseSpec,
     gd_closed_form,
     train_hadamard,
     train_vanilla,
@@ -52,7 +51,7 @@ def test_minibatch_uses_exactly_batch_rows() -> None:
     hits = 0
     p, q = torch.ones(S, n, dtype=torch.float64), torch.ones(S, n, dtype=torch.float64)
     for k in range(400):
-        p2, q2, _ = train_hadamard(X, y, p, q, 1e-3, 1, NoiseSpec(batch=2), seeds=[k], key="t")
+        p2, q2, _ = train_hadamard(X, y, p, q, 1e-3, 1, batch=2, seed=5, chain_ids=[k])
         hits += int(not torch.equal(p2, p))
     assert abs(hits / 400 - 2 / 8) < 0.07
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 Tensor = torch.Tensor
 _EMPTY: dict = {}
 LossFn = Callable[[dict[str, Tensor], dict[str, Tensor]], Tensor]
+#: hand-written batched gradient: ``(params (C, *shape) views, batch) -> (losses (C,), grad)``
+#: with ``grad`` a flat ``(C, D)`` tensor or a name -> ``(C, *shape)`` mapping.
+GradFn = Callable[[dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, Any]]
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,11 @@ class SimResult:
         """Final parameters by name, ``(C, *shape)``."""
         return self.layout.unflatten(self.theta)
 
+    @property
+    def diverged(self) -> dict[int, int]:
+        """``{chain id: step}`` of every chain frozen for a non-finite value (empty if none)."""
+        return {self.chain_ids[i]: int(self.frozen_at[i]) for i in torch.nonzero(self.frozen).flatten().tolist()}
+
     def arrays(self) -> dict[str, Tensor]:
         """All arrays for ``RunDir.save_arrays`` (records prefixed ``rec.``)."""
         out = {"theta": self.theta, "steps": self.steps, "frozen": self.frozen.to(torch.uint8),
@@ -117,6 +125,7 @@ class Simulator:
         loss: per-chain loss ``loss(params, batch) -> scalar`` where ``params`` maps names to
             one chain's tensors and ``batch`` to one chain's batch (vmapped over chains); with
             ``batched_loss=True`` it instead receives ``(C, ...)`` tensors and returns ``(C,)``.
+            May be ``None`` when ``grad`` is given.
         shapes: ``{name: shape}`` of one chain's parameters (or an object with ``.shapes``).
         rules: an update rule, a ``chain(...)`` or a list of rules.
         data: a :class:`~implicitbias.dynamics.data.DataSource` (``None``: empty full batch).
@@ -125,11 +134,15 @@ class Simulator:
         record_every: recording interval ``k``.
         block: steps of noise drawn per chain at once.
         dtype, device: of parameters, data and noise (float64 default for validation work).
+        grad: a hand-written batched gradient ``grad(params, batch) -> (losses (C,), g)``
+            (``params``: name -> ``(C, *shape)`` views; ``g``: flat ``(C, D)`` or name ->
+            ``(C, *shape)``). It replaces autograd on ``loss`` (no graph is built); the
+            experiments' closed-form gradients plug in here and are tested against autograd.
     """
 
     def __init__(
         self,
-        loss: LossFn,
+        loss: LossFn | None,
         shapes: Mapping[str, Sequence[int]] | Any,
         rules: Rule | Sequence[Rule],
         data: DataSource | None = None,
@@ -141,9 +154,12 @@ class Simulator:
         device: str | torch.device = "cpu",
         batched_loss: bool = False,
         batched_observables: bool = False,
+        grad: GradFn | None = None,
     ) -> None:
         if record_every < 1 or block < 1:
             raise UserInputError("record_every and block must be >= 1")
+        if loss is None and grad is None:
+            raise UserInputError("Simulator needs a loss or a grad function")
         self.layout = ParamLayout.of(shapes)
         self.rule = as_rule(rules)
         self.device = resolve_device(device)
@@ -156,6 +172,8 @@ class Simulator:
         self.block = int(block)
         self._user_loss = loss
         self._batched_loss = bool(batched_loss)
+        self._grad = grad
+        self._sgd_lr = self.rule.plain_sgd_lr()
         self._vcache: dict[tuple[str, ...], Callable] = {}
         obs = dict(observables or {})
         if "loss" in obs:
@@ -174,10 +192,17 @@ class Simulator:
         rnoise = noise.get("rule", _EMPTY)
         batch = self.data.batch(dnoise, C)
         batch = self.rule.transform_batch(batch, rnoise, theta)
-        th = theta.detach().requires_grad_(True)
-        with torch.enable_grad():
-            losses = self._losses(th, batch)
-            (grad,) = torch.autograd.grad(losses.sum(), th)
+        if self._grad is not None:
+            losses, grad = self._grad(self.layout.unflatten(theta), batch)
+            if isinstance(grad, Mapping):
+                grad = self.layout.flatten(grad)
+        else:
+            th = theta.detach().requires_grad_(True)
+            with torch.enable_grad():
+                losses = self._losses(th, batch)
+                (grad,) = torch.autograd.grad(losses.sum(), th)
+        if self._sgd_lr is not None:  # the one-rule SGD chain: one fused op
+            return torch.add(theta, grad, alpha=-self._sgd_lr), losses.detach()
         delta = self.rule.update(None, grad, theta, rnoise)
         return (theta.clone() if delta is None else theta + delta), losses.detach()
 
@@ -277,8 +302,9 @@ class Simulator:
         end = steps if stop_after is None else min(steps, int(stop_after))
         for t in range(start, end):
             new, losses = self._step(theta, noise.draw(t))
-            bad = ~torch.isfinite(new.sum(dim=1))  # a non-finite entry makes the row sum non-finite
-            if any_frozen or bool(bad.any()):
+            # a non-finite entry makes the total (and its row) sum non-finite: one scalar check per step
+            if any_frozen or not bool(torch.isfinite(new.sum())):
+                bad = ~torch.isfinite(new.sum(dim=1))
                 newly = bad & ~frozen
                 if bool(newly.any()):
                     frozen_at[newly.cpu()] = t + 1

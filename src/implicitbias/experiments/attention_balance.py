@@ -12,9 +12,10 @@ Gradients (per sequence; ``c = 1/√h``, ``A = softmax(c Q Kᵀ)``, ``G = ∂L/�
     ∂L/∂Q = c ∂L/∂S K,  ∂L/∂K = c (∂L/∂S)ᵀ Q,  ∂L/∂W_Q = Σ Xᵀ ∂L/∂Q  (same for K, V).
 
 Training runs on :class:`implicitbias.dynamics.Simulator` (:func:`simulator`): one chain per
-seed, batched loss on ``(S, ...)`` tensors whose gradient is the closed form above
-(:func:`attention_grads`, tested against autograd), per-chain data streams from
-``(DATA_SEED, chain index)``.
+seed, the three weights fused into one ``(d, 3h)`` parameter so that one batched product
+gives Q, K, V and one gives the three weight gradients (:func:`attention_grads_fused`, the
+closed form above, tested against autograd) in the simulator's ``grad=`` hook; per-chain
+data streams from ``(DATA_SEED, chain index)``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ TITLE = "Single-head attention: Q/K column norm ratios → 1 under SGD (v2 Fig. 
 #: base seed of the simulator's per-chain data streams (chain c: derive_seed(DATA_SEED, "dynamics-chain", c)).
 DATA_SEED = derive_seed(0, f"{ID}/data")
 
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "attention_forward", "attention_grads", "simulator", "train"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "attention_forward", "attention_forward_fused", "attention_grads",
+           "attention_grads_fused", "fuse", "simulator", "train"]
 
 
 @dataclass(frozen=True)
@@ -81,24 +83,69 @@ def _softmax(z: torch.Tensor) -> torch.Tensor:
     return e / e.sum(dim=-1, keepdim=True)
 
 
+def _qkv(W: torch.Tensor, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``X2 (S, N·L, d)`` and ``Q, K, V (S·N, L, h)`` views from one ``(S, N·L, 3h)`` product."""
+    S, N, L, d = X.shape
+    h = W.shape[2] // 3
+    X2 = X.reshape(S, N * L, d)
+    QKV = torch.bmm(X2, W).view(S * N, L, 3 * h)
+    return X2, QKV[..., :h], QKV[..., h : 2 * h], QKV[..., 2 * h :]
+
+
+def fuse(Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor) -> torch.Tensor:
+    """``(S, d, h)`` ×3 -> ``W = [W_Q | W_K | W_V]`` ``(S, d, 3h)`` (the simulator's layout)."""
+    return torch.cat((Wq, Wk, Wv), dim=-1)
+
+
 def attention_forward(
     Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, X: torch.Tensor
 ) -> torch.Tensor:
     """Seed-batched attention output. ``W_* (S, d, h)``, ``X (S, N, L, d)`` -> ``(S, N, L, h)``."""
-    S, N, L, d = X.shape
-    h = Wq.shape[2]
-    X2 = X.reshape(S, N * L, d)
-    Q = torch.bmm(X2, Wq).view(S * N, L, h)
-    K = torch.bmm(X2, Wk).view(S * N, L, h)
-    V = torch.bmm(X2, Wv).view(S * N, L, h)
+    return attention_forward_fused(fuse(Wq, Wk, Wv), X)
+
+
+def attention_forward_fused(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    """:func:`attention_forward` with ``W = [W_Q | W_K | W_V]`` ``(S, d, 3h)``."""
+    S, N, L, _ = X.shape
+    h = W.shape[2] // 3
+    _, Q, K, V = _qkv(W, X)
     A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * h**-0.5)
     return torch.bmm(A, V).view(S, N, L, h)
+
+
+def attention_grads_fused(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss ``mean((O − Y)²)`` per chain and its gradient for ``W = [W_Q | W_K | W_V]``.
+
+    One ``(S, N·L, d) × (S, d, 3h)`` product gives Q, K, V; one ``(S, d, N·L) × (S, N·L, 3h)``
+    product gives the three weight gradients at once.
+
+    Args:
+        W: ``(S, d, 3h)``; X: ``(S, N, L, d)``; Y: ``(S, N, L, h)``.
+
+    Returns:
+        ``(loss (S,), dW (S, d, 3h))``.
+    """
+    S, N, L, d = X.shape
+    h = W.shape[2] // 3
+    c = h**-0.5
+    X2, Q, K, V = _qkv(W, X)
+    A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * c)
+    R = torch.bmm(A, V) - Y.reshape(S * N, L, h)
+    G = R * (2.0 / (N * L * h))
+    dV = torch.bmm(A.transpose(1, 2), G)
+    dA = torch.bmm(G, V.transpose(1, 2))
+    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
+    dS.mul_(c)
+    dQKV = torch.cat((torch.bmm(dS, K), torch.bmm(dS.transpose(1, 2), Q), dV), dim=-1)
+    dW = torch.bmm(X2.transpose(1, 2), dQKV.view(S, N * L, 3 * h))
+    loss = (R * R).view(S, -1).mean(1)
+    return loss, dW
 
 
 def attention_grads(
     Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, X: torch.Tensor, Y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Loss ``mean((O − Y)²)`` per chain and its gradients.
+    """Loss ``mean((O − Y)²)`` per chain and its gradients (:func:`attention_grads_fused`).
 
     Args:
         Wq, Wk, Wv: ``(S, d, h)``; X: ``(S, N, L, d)``; Y: ``(S, N, L, h)``.
@@ -106,42 +153,9 @@ def attention_grads(
     Returns:
         ``(loss (S,), dWq, dWk, dWv)``.
     """
-    S, N, L, d = X.shape
-    h = Wq.shape[2]
-    c = h**-0.5
-    X2 = X.reshape(S, N * L, d)
-    Q = torch.bmm(X2, Wq).view(S * N, L, h)
-    K = torch.bmm(X2, Wk).view(S * N, L, h)
-    V = torch.bmm(X2, Wv).view(S * N, L, h)
-    A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * c)
-    R = torch.bmm(A, V) - Y.reshape(S * N, L, h)
-    G = R * (2.0 / (N * L * h))
-    dV = torch.bmm(A.transpose(1, 2), G)
-    dA = torch.bmm(G, V.transpose(1, 2))
-    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
-    dQ = torch.bmm(dS, K) * c
-    dK = torch.bmm(dS.transpose(1, 2), Q) * c
-    X2t = X2.transpose(1, 2)
-    dWq = torch.bmm(X2t, dQ.reshape(S, N * L, h))
-    dWk = torch.bmm(X2t, dK.reshape(S, N * L, h))
-    dWv = torch.bmm(X2t, dV.reshape(S, N * L, h))
-    loss = (R * R).reshape(S, -1).mean(1)
+    loss, dW = attention_grads_fused(fuse(Wq, Wk, Wv), X, Y)
+    dWq, dWk, dWv = dW.split(Wq.shape[2], dim=-1)
     return loss, dWq, dWk, dWv
-
-
-class _AttentionLoss(torch.autograd.Function):
-    """Per-chain loss ``(S,)`` whose backward returns :func:`attention_grads` (no autograd graph)."""
-
-    @staticmethod
-    def forward(ctx, Wq, Wk, Wv, X, Y):  # type: ignore[override]
-        loss, dWq, dWk, dWv = attention_grads(Wq, Wk, Wv, X, Y)
-        ctx.save_for_backward(dWq, dWk, dWv)
-        return loss
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        g = g[:, None, None]
-        return (*(t * g for t in ctx.saved_tensors), None, None)
 
 
 def _norm_stats(Wq: torch.Tensor, Wk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -171,12 +185,13 @@ def _init(cfg: Config, seeds: list[int]) -> tuple[dict[str, torch.Tensor], tuple
 def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dyn.Simulator:
     """The :class:`~implicitbias.dynamics.Simulator` of this experiment for ``S`` chains.
 
-    Each step every chain draws ``N`` fresh sequences ``X (N, L, d)``, ``X ~ N(0, I)``, its
-    teacher's targets plus label noise (:class:`~implicitbias.dynamics.OnlineTeacher` on the
-    ``N·L`` tokens), and takes one SGD step on ``mean((O − Y)²)``; the simulator's autograd
-    call receives the closed-form gradient (:func:`attention_grads`, ≈ 15% faster than
-    differentiating :func:`attention_forward`). Records every
-    ``log_every`` steps: column ratios ``(S, h)``, Frobenius and nuclear ratios ``(S,)``.
+    One parameter per chain, ``W = [W_Q | W_K | W_V]`` ``(d, 3h)`` (:func:`fuse`). Each step
+    every chain draws ``N`` fresh sequences ``X (N, L, d)``, ``X ~ N(0, I)``, its teacher's
+    targets plus label noise (:class:`~implicitbias.dynamics.OnlineTeacher` on the ``N·L``
+    tokens), and takes one SGD step on ``mean((O − Y)²)`` with the closed-form gradient
+    :func:`attention_grads_fused` in the simulator's ``grad=`` hook (no autograd graph).
+    Records every ``log_every`` steps: column ratios ``(S, h)``, Frobenius and nuclear
+    ratios ``(S,)``.
 
     Args:
         cfg: settings.
@@ -184,27 +199,29 @@ def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor, torch.Tens
     """
     dev = resolve_device(cfg.device)
     d, h, N, L = cfg.d_emb, cfg.d_head, cfg.batch, cfg.seq
-    Tq, Tk, Tv = (t.to(dev) for t in teacher)
-    S = Tq.shape[0]
+    T = fuse(*teacher).to(dev)
+    S = T.shape[0]
 
     def teacher_fn(x: torch.Tensor) -> torch.Tensor:  # (S·N·L, d) -> (S·N·L, h)
-        return attention_forward(Tq, Tk, Tv, x.view(S, N, L, d)).reshape(S * N * L, h)
+        return attention_forward_fused(T, x.view(S, N, L, d)).reshape(S * N * L, h)
 
-    def loss(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x, y = batch["x"].view(S, N, L, d), batch["y"].view(S, N, L, h)
-        return _AttentionLoss.apply(p["Wq"], p["Wk"], p["Wv"], x, y)
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        loss, dW = attention_grads_fused(p["W"], batch["x"].view(S, N, L, d), batch["y"].view(S, N, L, h))
+        return loss, dW.view(S, -1)
 
-    eps = 1e-12  # as in _norm_stats
+    def qk(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return p["W"][..., :h], p["W"][..., h : 2 * h]
+
     obs = {
-        "col_ratios": lambda p: p["Wq"].norm(dim=1) / (p["Wk"].norm(dim=1) + eps),
-        "fro_ratio": lambda p: p["Wq"].flatten(1).norm(dim=1) / (p["Wk"].flatten(1).norm(dim=1) + eps),
-        "nuc_ratio": lambda p: torch.linalg.svdvals(p["Wq"]).sum(-1) / (torch.linalg.svdvals(p["Wk"]).sum(-1) + eps),
+        "col_ratios": lambda p: _norm_stats(*qk(p))[0],
+        "fro_ratio": lambda p: _norm_stats(*qk(p))[1],
+        "nuc_ratio": lambda p: _norm_stats(*qk(p))[2],
     }
     return dyn.Simulator(
-        loss, {"Wq": (d, h), "Wk": (d, h), "Wv": (d, h)}, dyn.chain(dyn.gradient_step(cfg.lr)),
+        None, {"W": (d, 3 * h)}, dyn.chain(dyn.gradient_step(cfg.lr)),
         data=dyn.OnlineTeacher(teacher_fn, d, h, N * L, noise_std=cfg.label_noise),
         observables=obs, record_every=cfg.log_every, block=cfg.block, dtype=torch.float32,
-        device=dev, batched_loss=True, batched_observables=True,
+        device=dev, batched_observables=True, grad=grad,
     )
 
 
@@ -218,14 +235,14 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
     seeds = C.chain_seeds(cfg.seed, cfg.seeds)
     theta0, teacher = _init(cfg, seeds)
     res = simulator(cfg, teacher).run(
-        theta0, cfg.steps, seed=DATA_SEED, chain_ids=seeds, name=ID, progress=progress
+        {"W": fuse(theta0["Wq"], theta0["Wk"], theta0["Wv"])}, cfg.steps, seed=DATA_SEED,
+        chain_ids=seeds, name=ID, progress=progress,
     )
-    p = res.params()
+    Wq, Wk, Wv = (w.cpu().contiguous() for w in res.params()["W"].split(cfg.d_head, dim=-1))
     rec = res.records
     return {
         "steps": res.steps, "col_ratios": rec["col_ratios"].cpu(), "fro_ratio": rec["fro_ratio"].cpu(),
-        "nuc_ratio": rec["nuc_ratio"].cpu(), "loss": rec["loss"].cpu(),
-        "Wq": p["Wq"].cpu().contiguous(), "Wk": p["Wk"].cpu().contiguous(), "Wv": p["Wv"].cpu().contiguous(),
+        "nuc_ratio": rec["nuc_ratio"].cpu(), "loss": rec["loss"].cpu(), "Wq": Wq, "Wk": Wk, "Wv": Wv,
     }
 
 
