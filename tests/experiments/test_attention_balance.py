@@ -59,11 +59,13 @@ def test_simulator_gradient_matches_closed_form() -> None:
     sim = E.simulator(cfg, teacher)
     g = torch.Generator().manual_seed(5)
     x = torch.randn(2, cfg.batch * cfg.seq, cfg.d_emb, generator=g)
-    y = torch.randn(2, cfg.batch * cfg.seq, cfg.d_head, generator=g)
+    eps = torch.randn(2, cfg.batch * cfg.seq, cfg.d_head, generator=g)
     th = sim.layout.flatten({"W": E.fuse(theta0["Wq"], theta0["Wk"], theta0["Wv"])})
-    loss, grad = sim._grad(sim.layout.unflatten(th), {"x": x, "y": y})
-    # Oracle: plain autograd through attention_forward on the same parameters and batch.
+    loss, grad = sim._grad(sim.layout.unflatten(th), {"x": x, "eps": eps})
+    # Oracle: plain autograd through attention_forward on the same parameters and batch,
+    # targets from the teacher plus label noise.
     shp = (2, cfg.batch, cfg.seq)
+    y = E.attention_forward(*teacher, x.view(*shp, cfg.d_emb)) + cfg.label_noise * eps.view(*shp, cfg.d_head)
     ws = {k: v.clone().requires_grad_(True) for k, v in theta0.items()}
     out = E.attention_forward(ws["Wq"], ws["Wk"], ws["Wv"], x.view(*shp, cfg.d_emb))
     ref = ((out - y.view(*shp, cfg.d_head)) ** 2).reshape(2, -1).mean(1)
