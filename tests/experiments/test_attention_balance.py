@@ -70,7 +70,7 @@ def test_simulator_gradient_matches_closed_form() -> None:
     out = E.attention_forward(ws["Wq"], ws["Wk"], ws["Wv"], x.view(*shp, cfg.d_emb))
     ref = ((out - y.view(*shp, cfg.d_head)) ** 2).reshape(2, -1).mean(1)
     gq, gk, gv = torch.autograd.grad(ref.sum(), (ws["Wq"], ws["Wk"], ws["Wv"]))
-    torch.testing.assert_close(loss, ref.detach())
+    torch.testing.assert_close(loss(), ref.detach())
     torch.testing.assert_close(grad, E.fuse(gq, gk, gv).flatten(1))
 
 

@@ -107,7 +107,7 @@ class OnlineTeacher(DataSource):
         with torch.no_grad():
             y = self.teacher(x.view(C * self.B, self.d)).reshape(C, self.B, self.o)
         if self.noise_std > 0:
-            y = y + self.noise_std * noise["eps"]
+            y = torch.add(y, noise["eps"], alpha=self.noise_std)
         return {"x": x, "y": y}
 
 

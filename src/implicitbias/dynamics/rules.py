@@ -256,7 +256,7 @@ class LabelNoise(Rule):
 
     def transform_batch(self, batch, noise, theta):  # type: ignore[override]
         out = dict(batch)
-        out[self.key] = batch[self.key] + self.sigma * noise["eps"].to(batch[self.key].dtype)
+        out[self.key] = torch.add(batch[self.key], noise["eps"].to(batch[self.key].dtype), alpha=self.sigma)
         return out
 
 

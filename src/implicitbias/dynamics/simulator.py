@@ -27,7 +27,8 @@ Tensor = torch.Tensor
 _EMPTY: dict = {}
 LossFn = Callable[[dict[str, Tensor], dict[str, Tensor]], Tensor]
 #: hand-written batched gradient: ``(params (C, *shape) views, batch) -> (losses (C,), grad)``
-#: with ``grad`` a flat ``(C, D)`` tensor or a name -> ``(C, *shape)`` mapping.
+#: with ``grad`` a flat ``(C, D)`` tensor or a name -> ``(C, *shape)`` mapping; ``losses`` may
+#: be a zero-argument callable, then evaluated only at recorded steps.
 GradFn = Callable[[dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, Any]]
 
 
@@ -136,8 +137,9 @@ class Simulator:
         dtype, device: of parameters, data and noise (float64 default for validation work).
         grad: a hand-written batched gradient ``grad(params, batch) -> (losses (C,), g)``
             (``params``: name -> ``(C, *shape)`` views; ``g``: flat ``(C, D)`` or name ->
-            ``(C, *shape)``). It replaces autograd on ``loss`` (no graph is built); the
-            experiments' closed-form gradients plug in here and are tested against autograd.
+            ``(C, *shape)``; ``losses`` may be a callable evaluated only at recorded steps). It
+            replaces autograd on ``loss`` (no graph is built); the experiments' closed-form
+            gradients plug in here and are tested against autograd.
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class Simulator:
         self._batched_loss = bool(batched_loss)
         self._grad = grad
         self._sgd_lr = self.rule.plain_sgd_lr()
+        self._transforms = any(type(r).transform_batch is not Rule.transform_batch for r in self.rule.rules)
         self._vcache: dict[tuple[str, ...], Callable] = {}
         obs = dict(observables or {})
         if "loss" in obs:
@@ -186,14 +189,17 @@ class Simulator:
                            **{("rule", *k): v for k, v in self._rule_spec.items()}}
 
     # ---- one step --------------------------------------------------------------------------
-    def _step(self, theta: Tensor, noise: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def _step(self, theta: Tensor, params: dict[str, Tensor], noise: dict[str, Tensor], out: Tensor) -> Any:
+        """One step from ``theta`` (``params``: its named views) written into ``out``; returns
+        the ``(C,)`` minibatch losses (or a callable giving them)."""
         C = theta.shape[0]
         dnoise = noise.get("data", _EMPTY)
         rnoise = noise.get("rule", _EMPTY)
         batch = self.data.batch(dnoise, C)
-        batch = self.rule.transform_batch(batch, rnoise, theta)
+        if self._transforms:
+            batch = self.rule.transform_batch(batch, rnoise, theta)
         if self._grad is not None:
-            losses, grad = self._grad(self.layout.unflatten(theta), batch)
+            losses, grad = self._grad(params, batch)
             if isinstance(grad, Mapping):
                 grad = self.layout.flatten(grad)
         else:
@@ -202,9 +208,14 @@ class Simulator:
                 losses = self._losses(th, batch)
                 (grad,) = torch.autograd.grad(losses.sum(), th)
         if self._sgd_lr is not None:  # the one-rule SGD chain: one fused op
-            return torch.add(theta, grad, alpha=-self._sgd_lr), losses.detach()
-        delta = self.rule.update(None, grad, theta, rnoise)
-        return (theta.clone() if delta is None else theta + delta), losses.detach()
+            torch.add(theta, grad, alpha=-self._sgd_lr, out=out)
+        else:
+            delta = self.rule.update(None, grad, theta, rnoise)
+            if delta is None:
+                out.copy_(theta)
+            else:
+                torch.add(theta, delta, out=out)
+        return losses if callable(losses) else losses.detach()
 
     def _losses(self, th: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """``(C,)`` per-chain losses; the per-chain loss is vmapped over (θ, batch values)."""
@@ -300,8 +311,15 @@ class Simulator:
         losses = torch.full((C,), math.nan, dtype=self.dtype, device=self.device)
         report = max(1, steps // 100)
         end = steps if stop_after is None else min(steps, int(stop_after))
+        # two parameter buffers (and their named views), written alternately: no per-step
+        # allocation of θ and no per-step rebuilding of the views the gradient reads
+        theta = theta.contiguous()
+        bufs = [theta, torch.empty_like(theta)]
+        views = [self.layout.unflatten(b) for b in bufs]
+        cur = 0
         for t in range(start, end):
-            new, losses = self._step(theta, noise.draw(t))
+            new = bufs[1 - cur]
+            losses = self._step(theta, views[cur], noise.draw(t), new)
             # a non-finite entry makes the total (and its row) sum non-finite: one scalar check per step
             if any_frozen or not bool(torch.isfinite(new.sum())):
                 bad = ~torch.isfinite(new.sum(dim=1))
@@ -312,14 +330,14 @@ class Simulator:
                                 [ids[i] for i in torch.nonzero(newly).flatten().tolist()], t + 1)
                 frozen = frozen | bad
                 any_frozen = True
-                new = torch.where(frozen[:, None], theta, new)
-            theta = new
+                new.copy_(torch.where(frozen[:, None], theta, new))
+            theta, cur = new, 1 - cur
             done = t + 1
             if done % self.record_every == 0:
                 r = done // self.record_every
                 for k, v in self._observe(theta).items():
                     records[k][r] = v
-                records["loss"][r] = losses
+                records["loss"][r] = losses() if callable(losses) else losses
             if run_dir is not None and checkpoint_every and (done % checkpoint_every == 0 or done == end):
                 self._checkpoint(run_dir, signature, done, theta, frozen, frozen_at, records, noise)
             if progress is not None and (done % report == 0 or done == end):

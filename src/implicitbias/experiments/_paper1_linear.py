@@ -102,7 +102,7 @@ def train_vanilla(
     def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         Xb = batch["X"]
         r = torch.bmm(Xb, p["w"][..., None])[..., 0] - batch["y"]
-        return (r * r).mean(1), torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
+        return (lambda: (r * r).mean(1)), torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
 
     rules = [dyn.gradient_step(lr)] + ([dyn.drift(lr * l1, lambda th: -torch.sign(th))] if l1 else [])
     obs = {"train_loss": lambda p: _full_loss(X, y, p["w"])} if log_every else {}
@@ -149,7 +149,7 @@ def train_hadamard(
         Xb, pp, qq = b["X"], p["p"], p["q"]
         r = torch.bmm(Xb, (pp * qq)[..., None])[..., 0] - b["y"]
         g = torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
-        return (r * r).mean(1), torch.cat((g * qq, g * pp), 1)
+        return (lambda: (r * r).mean(1)), torch.cat((g * qq, g * pp), 1)
 
     obs = {"train_loss": lambda p: _full_loss(X, y, p["p"] * p["q"])} if log_every else {}
     sim = _linear_sim(X, y, {"p": (n,), "q": (n,)}, grad, [dyn.gradient_step(lr)], batch, label_noise,

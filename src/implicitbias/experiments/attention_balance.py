@@ -20,6 +20,7 @@ data streams from ``(DATA_SEED, chain index)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,7 +149,7 @@ def attention_grads_fused(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> 
 
 def teacher_student_grads(
     W: torch.Tensor, T: torch.Tensor, X: torch.Tensor, eps: torch.Tensor | None, sigma: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
     """One online step's loss and gradient, teacher and student attention in shared products.
 
     Targets ``Y = attn_T(X) + σ ε`` and then :func:`attention_grads_fused` ``(W, X, Y)``, but
@@ -161,7 +162,8 @@ def teacher_student_grads(
         eps: ``(S, N, L, h)`` standard normals (``None``: no label noise); sigma: label noise.
 
     Returns:
-        ``(loss (S,), dW (S, d, 3h))``.
+        ``(loss, dW (S, d, 3h))``, ``loss()`` giving the ``(S,)`` losses (evaluated only when
+        the simulator records them).
     """
     S, N, L, d = X.shape
     h = W.shape[2] // 3
@@ -185,7 +187,7 @@ def teacher_student_grads(
     dS.mul_(c)
     dQKV = torch.cat((torch.bmm(dS, K), torch.bmm(dS.transpose(1, 2), Q), dV), dim=-1)
     dW = torch.bmm(X2.transpose(1, 2), dQKV.view(S, N * L, 3 * h))
-    return (R * R).view(S, -1).mean(1), dW
+    return (lambda: (R * R).view(S, -1).mean(1)), dW
 
 
 class TokenStream(dyn.DataSource):
@@ -271,7 +273,7 @@ def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor, torch.Tens
     S = T.shape[0]
     sigma = cfg.label_noise
 
-    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
         eps = batch["eps"].view(S, N, L, h) if sigma > 0 else None
         loss, dW = teacher_student_grads(p["W"], T, batch["x"].view(S, N, L, d), eps, sigma)
         return loss, dW.view(S, -1)

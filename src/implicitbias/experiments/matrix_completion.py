@@ -76,9 +76,15 @@ def mc_grads(
     Returns:
         ``(loss (S,), dP (S, m, r), dQ (S, r, n))``.
     """
+    loss, (dP, dQ) = _mc_grads_lazy(P, Q, M, mask)
+    return loss(), dP, dQ
+
+
+def _mc_grads_lazy(P, Q, M, mask):  # noqa: ANN001, ANN202
+    """:func:`mc_grads` with the loss as a callable (only evaluated at recorded steps)."""
     R = (torch.bmm(P, Q) - M) * mask
     G = R * (2.0 / (R.shape[1] * R.shape[2]))
-    return (R * R).mean(dim=(1, 2)), torch.bmm(G, Q.transpose(1, 2)), torch.bmm(P.transpose(1, 2), G)
+    return (lambda: (R * R).mean(dim=(1, 2))), (torch.bmm(G, Q.transpose(1, 2)), torch.bmm(P.transpose(1, 2), G))
 
 
 def bias_terms(sv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,7 +136,7 @@ def simulator(cfg: Config, M: torch.Tensor, omega: torch.Tensor) -> dyn.Simulato
     M = M.to(dev)
 
     def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        loss, dP, dQ = mc_grads(p["P"], p["Q"], M, batch["mask"])
+        loss, (dP, dQ) = _mc_grads_lazy(p["P"], p["Q"], M, batch["mask"])
         return loss, torch.cat((dP.flatten(1), dQ.flatten(1)), 1)
 
     obs = {

@@ -78,6 +78,13 @@ def relu_grads(
     Returns:
         ``(loss (S,), dW (S, h, d), dV (S, o, h))``.
     """
+    loss, g = _relu_grads_lazy(W, V, x, y)
+    dW, dV = g
+    return loss(), dW, dV
+
+
+def _relu_grads_lazy(W, V, x, y):  # noqa: ANN001, ANN202
+    """:func:`relu_grads` with the loss as a callable (only evaluated at recorded steps)."""
     P = torch.bmm(x, W.transpose(1, 2))
     H = torch.relu(P)
     R = torch.bmm(H, V.transpose(1, 2)) - y
@@ -85,8 +92,7 @@ def relu_grads(
     dV = torch.bmm(G.transpose(1, 2), H)
     dP = torch.bmm(G, V) * (P > 0)
     dW = torch.bmm(dP.transpose(1, 2), x)
-    loss = (R * R).mean(dim=(1, 2))
-    return loss, dW, dV
+    return (lambda: (R * R).mean(dim=(1, 2))), (dW, dV)
 
 
 def _ratios(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -116,7 +122,7 @@ def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor]) -> dyn.Si
         return torch.bmm(torch.relu(torch.bmm(x.view(S, B, d), WtT)), VtT).reshape(S * B, o)
 
     def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        loss, dW, dV = relu_grads(p["W"], p["V"], batch["x"], batch["y"])
+        loss, (dW, dV) = _relu_grads_lazy(p["W"], p["V"], batch["x"], batch["y"])
         return loss, torch.cat((dW.flatten(1), dV.flatten(1)), 1)
 
     return dyn.Simulator(
