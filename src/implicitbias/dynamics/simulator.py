@@ -321,7 +321,7 @@ class Simulator:
             new = bufs[1 - cur]
             losses = self._step(theta, views[cur], noise.draw(t), new)
             # a non-finite entry makes the total (and its row) sum non-finite: one scalar check per step
-            if any_frozen or not bool(torch.isfinite(new.sum())):
+            if any_frozen or not math.isfinite(new.sum().item()):
                 bad = ~torch.isfinite(new.sum(dim=1))
                 newly = bad & ~frozen
                 if bool(newly.any()):

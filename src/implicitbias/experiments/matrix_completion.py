@@ -106,6 +106,8 @@ class MaskedBatches(dyn.DataSource):
 
     def __init__(self, omega: torch.Tensor, ratio: float) -> None:
         self.omega, self.ratio = omega, float(ratio)
+        # u < ratio·Ω  ⇔  Ω ∧ (u < ratio) for u ∈ [0, 1): one comparison per step
+        self._thr = omega * self.ratio
 
     def noise_spec(self) -> dict[str, dyn.NoiseSpec]:
         return {"u": dyn.NoiseSpec(tuple(self.omega.shape[1:]), "uniform")}
@@ -114,7 +116,7 @@ class MaskedBatches(dyn.DataSource):
         return {"mask": tuple(self.omega.shape[1:])}
 
     def batch(self, noise, n_chains):  # type: ignore[override]
-        return {"mask": (noise["u"] < self.ratio).to(self.omega.dtype) * self.omega}
+        return {"mask": noise["u"] < self._thr}
 
     def to(self, dtype: torch.dtype, device: torch.device) -> MaskedBatches:
         return MaskedBatches(self.omega.to(dtype=dtype, device=device), self.ratio)
@@ -129,7 +131,8 @@ def simulator(cfg: Config, M: torch.Tensor, omega: torch.Tensor) -> dyn.Simulato
 
     Args:
         cfg: settings.
-        M, omega: ``(S, m, n)`` targets and observation masks (chain ``i`` of the run: row ``i``).
+        M, omega: ``(S, m, n)`` targets and observation masks (chain ``i`` of the run: row ``i``);
+            the batch mask reaches the gradient as a bool tensor.
     """
     dev = resolve_device(cfg.device)
     m, r = cfg.size, cfg.rank
