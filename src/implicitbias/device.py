@@ -1,4 +1,4 @@
-"""Device selection: ``auto`` picks CUDA when available, else CPU."""
+"""Device selection (``auto`` picks CUDA when available, else CPU) and the one torch thread-count helper."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed-batched trainers for the linear inverse problems of v2 Figs. 5-6 and the ablation.
+"""Simulator-based, seed-batched trainers for the linear inverse problems of v2 Figs. 5-6 and the ablation.
 
 Problem (per chain ``s``): features ``X (N, n)``, targets ``y (N,)``, loss
 ``L(c) = (1/N) Σ_i (X c − y)_i²``. Three models:
