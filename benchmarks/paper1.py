@@ -60,6 +60,16 @@ def _sgd(params, lr: float) -> Callable[[torch.Tensor], None]:
     return step
 
 
+def _online_loss(teacher: nn.Module, student: nn.Module, shape: tuple[int, ...], sigma: float) -> torch.Tensor:
+    """A fresh teacher batch (``x ~ N(0, I)``, ``y = teacher(x) + σ ε``, no grad) and the
+    student's ``mean((y − f(x))²)``."""
+    with torch.no_grad():
+        x = torch.randn(shape)
+        y = teacher(x)
+        y = y + torch.randn_like(y) * sigma
+    return torch.mean((y - student(x)) ** 2)
+
+
 def _logged(step: int, steps: int, every: int) -> bool:
     return step % every == 0 or step in (1, steps)
 
@@ -134,11 +144,7 @@ def official_relu(steps: int) -> None:
     lr = 5e-5
     step_fn, losses, ratios = _sgd(student.parameters(), lr), [], []
     for step in range(1, steps + 1):
-        with torch.no_grad():
-            x = torch.randn(8, 3)
-            y = teacher(x)
-            y = y + torch.randn_like(y) * 0.1
-        loss = torch.mean((y - student(x)) ** 2)
+        loss = _online_loss(teacher, student, (8, 3), 0.1)
         step_fn(loss)
         with torch.no_grad():
             if _logged(step, steps, 10):
@@ -161,11 +167,7 @@ def official_attention(steps: int) -> None:
     lr = 1e-3
     step_fn, logs = _sgd(student.parameters(), lr), []
     for step in range(1, steps + 1):
-        with torch.no_grad():
-            x = torch.randn(16, 8, 16)
-            y = teacher(x)
-            y = y + torch.randn_like(y) * 0.02
-        loss = torch.mean((y - student(x)) ** 2)
+        loss = _online_loss(teacher, student, (16, 8, 16), 0.02)
         step_fn(loss)
         with torch.no_grad():
             if _logged(step, steps, 100):

@@ -118,6 +118,20 @@ def attention_forward_fused(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     return torch.bmm(A, V).view(S, N, L, h)
 
 
+def _backward(X2: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, A: torch.Tensor,
+              G: torch.Tensor, c: float) -> torch.Tensor:
+    """``dW (S, d, 3h)`` from ``G = ∂L/∂O`` (``(S·N, L, h)``) by the closed form of the module
+    docstring; ``X2 (S, N·L, d)``, ``Q, K, V (S·N, L, h)``, ``A`` the attention weights."""
+    S, NL, _ = X2.shape
+    h = Q.shape[2]
+    dV = torch.bmm(A.transpose(1, 2), G)
+    dA = torch.bmm(G, V.transpose(1, 2))
+    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
+    dS.mul_(c)
+    dQKV = torch.cat((torch.bmm(dS, K), torch.bmm(dS.transpose(1, 2), Q), dV), dim=-1)
+    return torch.bmm(X2.transpose(1, 2), dQKV.view(S, NL, 3 * h))
+
+
 def attention_grads_fused(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss ``mean((O − Y)²)`` per chain and its gradient for ``W = [W_Q | W_K | W_V]``.
 
@@ -136,13 +150,7 @@ def attention_grads_fused(W: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> 
     X2, Q, K, V = _qkv(W, X)
     A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * c)
     R = torch.bmm(A, V) - Y.reshape(S * N, L, h)
-    G = R * (2.0 / (N * L * h))
-    dV = torch.bmm(A.transpose(1, 2), G)
-    dA = torch.bmm(G, V.transpose(1, 2))
-    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
-    dS.mul_(c)
-    dQKV = torch.cat((torch.bmm(dS, K), torch.bmm(dS.transpose(1, 2), Q), dV), dim=-1)
-    dW = torch.bmm(X2.transpose(1, 2), dQKV.view(S, N * L, 3 * h))
+    dW = _backward(X2, Q, K, V, A, R * (2.0 / (N * L * h)), c)
     loss = (R * R).view(S, -1).mean(1)
     return loss, dW
 
@@ -180,13 +188,7 @@ def teacher_student_grads(
     if eps is not None:
         R = R - sigma * eps.reshape(SN, L, h)
     A, Q, K, V = A2[:SN], Q[:SN], K[:SN], V[:SN]
-    G = R * (2.0 / (N * L * h))
-    dV = torch.bmm(A.transpose(1, 2), G)
-    dA = torch.bmm(G, V.transpose(1, 2))
-    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
-    dS.mul_(c)
-    dQKV = torch.cat((torch.bmm(dS, K), torch.bmm(dS.transpose(1, 2), Q), dV), dim=-1)
-    dW = torch.bmm(X2.transpose(1, 2), dQKV.view(S, N * L, 3 * h))
+    dW = _backward(X2, Q, K, V, A, R * (2.0 / (N * L * h)), c)
     return (lambda: (R * R).view(S, -1).mean(1)), dW
 
 
