@@ -91,3 +91,5 @@ def test_simulator_steps_equal_plain_sgd_on_the_documented_stream() -> None:
     torch.testing.assert_close(a["P"][0], P.detach())
     torch.testing.assert_close(a["Q"][0], Q.detach())
     assert a["steps"].tolist() == [0, 2, 4, 6]
+    many = E.train(replace(cfg, seed=0, seeds=3))  # the same chain among three
+    assert torch.equal(many["P"][1], a["P"][0]) and torch.equal(many["sv"][:, 1], a["sv"][:, 0])
