@@ -22,7 +22,7 @@ Shapes: ``X (S, N, n)``, ``y (S, N)``, parameters ``(S, n)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -99,7 +99,7 @@ def train_vanilla(
     """
     S, N, n = X.shape
 
-    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
         Xb = batch["X"]
         r = torch.bmm(Xb, p["w"][..., None])[..., 0] - batch["y"]
         return (lambda: (r * r).mean(1)), torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
@@ -145,7 +145,7 @@ def train_hadamard(
     """
     S, N, n = X.shape
 
-    def grad(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def grad(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
         Xb, pp, qq = b["X"], p["p"], p["q"]
         r = torch.bmm(Xb, (pp * qq)[..., None])[..., 0] - b["y"]
         g = torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])

@@ -17,6 +17,7 @@ from :class:`MaskedBatches`, the closed-form gradient :func:`mc_grads` in its ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,9 @@ def mc_grads(
     return loss(), dP, dQ
 
 
-def _mc_grads_lazy(P, Q, M, mask):  # noqa: ANN001, ANN202
+def _mc_grads_lazy(
+    P: torch.Tensor, Q: torch.Tensor, M: torch.Tensor, mask: torch.Tensor
+) -> tuple[Callable[[], torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """:func:`mc_grads` with the loss as a callable (only evaluated at recorded steps)."""
     R = (torch.bmm(P, Q) - M) * mask
     G = R * (2.0 / (R.shape[1] * R.shape[2]))
@@ -138,7 +141,7 @@ def simulator(cfg: Config, M: torch.Tensor, omega: torch.Tensor) -> dyn.Simulato
     m, r = cfg.size, cfg.rank
     M = M.to(dev)
 
-    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
         loss, (dP, dQ) = _mc_grads_lazy(p["P"], p["Q"], M, batch["mask"])
         return loss, torch.cat((dP.flatten(1), dQ.flatten(1)), 1)
 

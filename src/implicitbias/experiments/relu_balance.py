@@ -18,6 +18,7 @@ closed-form gradient plugged into its ``grad=`` hook; per-chain data streams com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,7 +84,9 @@ def relu_grads(
     return loss(), dW, dV
 
 
-def _relu_grads_lazy(W, V, x, y):  # noqa: ANN001, ANN202
+def _relu_grads_lazy(
+    W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> tuple[Callable[[], torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """:func:`relu_grads` with the loss as a callable (only evaluated at recorded steps)."""
     P = torch.bmm(x, W.transpose(1, 2))
     H = torch.relu(P)
@@ -121,7 +124,7 @@ def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor]) -> dyn.Si
     def teacher_fn(x: torch.Tensor) -> torch.Tensor:  # (S·B, d) -> (S·B, o)
         return torch.bmm(torch.relu(torch.bmm(x.view(S, B, d), WtT)), VtT).reshape(S * B, o)
 
-    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
         loss, (dW, dV) = _relu_grads_lazy(p["W"], p["V"], batch["x"], batch["y"])
         return loss, torch.cat((dW.flatten(1), dV.flatten(1)), 1)
 
