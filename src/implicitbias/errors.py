@@ -37,20 +37,20 @@ class Diverged(RuntimeError):
 
     Args:
         experiment: experiment id (or trainer name).
-        step: the (logged) step at which the non-finite value was seen.
+        step: the (logged) step at which the non-finite value was seen (None: unknown).
         chains: chain / seed indices that diverged (empty: the run as a whole).
         what: the quantities found non-finite (e.g. ``"W, V"``).
     """
 
-    def __init__(self, experiment: str, step: int, chains: Sequence[int] = (), what: str = "") -> None:
+    def __init__(self, experiment: str, step: int | None, chains: Sequence[int] = (), what: str = "") -> None:
         self.experiment = experiment
-        self.step = int(step)
+        self.step = None if step is None else int(step)
         self.chains = [int(c) for c in chains]
         self.what = what
         who = f"chain(s) {_short(self.chains)}" if self.chains else "the run"
         detail = f" (non-finite {what})" if what else ""
         super().__init__(
-            f"{experiment}: {who} diverged at step {self.step}{detail}; "
+            f"{experiment}: {who} diverged{'' if step is None else f' at step {self.step}'}{detail}; "
             "lower the learning rate (--set lr=...) and rerun"
         )
 

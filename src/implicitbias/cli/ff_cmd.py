@@ -43,7 +43,9 @@ def train_cmd(
     from implicitbias.config import override
     from implicitbias.errors import UserInputError
     from implicitbias.ff import ALGOS, get_preset, train_run
+    from implicitbias.runs.rundir import check_out_dir
 
+    check_out_dir(out)
     cfg = get_preset(preset)
     if algo is not None:
         if algo not in ALGOS:

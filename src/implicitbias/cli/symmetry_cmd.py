@@ -127,6 +127,10 @@ def symmetry(
     n_points: int = typer.Option(20, "--n-points", help="Random θ per catalogue row for the bias spread."),
 ) -> None:
     """Discover the linear symmetry algebra of FILE.py:FUNC, or check the catalogue (--catalog)."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UserInputError(f"--temperature must be a finite number > 0, got {temperature}")
+    if n_points < 1:
+        raise UserInputError("--n-points must be at least 1")
     if catalog:
         if spec is not None:
             raise UserInputError("give either FILE.py:FUNC or --catalog, not both")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from implicitbias.experiments import _paper1_common as C
+from implicitbias.experiments.base import check_finite
 
 __all__ = ["gd_closed_form", "train_vanilla", "train_hadamard", "NoiseSpec"]
 
@@ -76,7 +77,9 @@ def train_vanilla(
         if l1:
             w.sub_(torch.sign(w), alpha=lr * l1)
         if log_every and step % log_every == 0:
+            check_finite("vanilla model", step, None, w=w)
             logs.append((r * r).mean(1))
+    check_finite("vanilla model", steps, None, w=w)
     return w, torch.stack(logs) if logs else torch.zeros(0, w.shape[0])
 
 
@@ -137,6 +140,7 @@ def train_hadamard(
         c = p * q
         r = torch.bmm(X, c[..., None])[..., 0] - y
         if step % max(log_every, 1) == 0 and log_every:
+            check_finite(f"designed model (lr {lr:g})", step, seeds or None, p=p, q=q)
             logs.append((r * r).mean(1))
         if ln is not None:
             r = r - noise.label_noise * ln.next()
@@ -154,4 +158,5 @@ def train_hadamard(
         gp = g * q
         q.addcmul_(g, p, value=-lr * k)
         p.add_(gp, alpha=-lr * k)
+    check_finite(f"designed model (lr {lr:g})", steps, seeds or None, p=p, q=q)
     return p, q, torch.stack(logs) if logs else torch.zeros(0, S)

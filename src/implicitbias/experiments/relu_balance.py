@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import relu_teacher
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import ExperimentResult, Progress, check_finite, no_progress
 from implicitbias.runs import RunDir
 
 ID = "relu_balance"
@@ -35,22 +37,27 @@ __all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "relu_grads", "train"]
 class Config:
     """Settings (paper values in ``PRESETS["paper"]``)."""
 
-    seed: int = 0
-    seeds: int = 8
-    steps: int = 40_000
-    lr: float = 5e-5
-    batch: int = 8
-    d_in: int = 3
-    hidden: int = 16
-    d_out: int = 1
-    teacher_std: float = 1.5
-    student_std: float = 0.05
-    label_noise: float = 0.1
-    log_scale: float = 1.2
-    log_every: int = 10
-    discard_logs: int = 1
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    steps: int = bounded(40_000, ge=1, le=MAX_STEPS)
+    lr: float = bounded(5e-5, gt=0)
+    batch: int = bounded(8, ge=1, le=1_000_000)
+    d_in: int = bounded(3, ge=1, le=100_000)
+    hidden: int = bounded(16, ge=1, le=100_000)
+    d_out: int = bounded(1, ge=1, le=100_000)
+    teacher_std: float = bounded(1.5, ge=0)
+    student_std: float = bounded(0.05, ge=0)
+    label_noise: float = bounded(0.1, ge=0)
+    log_scale: float = bounded(1.2, ge=0)
+    log_every: int = bounded(10, ge=1)
+    discard_logs: int = bounded(1, ge=0)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.log_every > self.steps:
+            raise UserInputError(f'log_every ({self.log_every}) must be <= steps ({self.steps})')
 
 
 PRESETS: dict[str, Config] = {
@@ -120,6 +127,7 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
         W.sub_(dW, alpha=cfg.lr)
         V.sub_(dV, alpha=cfg.lr)
         if step % cfg.log_every == 0:
+            check_finite(ID, step, seeds, W=W, V=V)
             log_steps[li] = step
             ratios[li] = _ratios(W, V).cpu()
             losses[li] = loss.cpu()

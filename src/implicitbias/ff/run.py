@@ -28,13 +28,14 @@ import torch
 from implicitbias.config import to_dict
 from implicitbias.data import dataset_info, load_dataset
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.trainer import Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
 
-__all__ = ["train_run", "build_trainer", "save_representations"]
+__all__ = ["train_run", "build_trainer", "save_representations", "memory_estimate"]
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
@@ -47,6 +48,41 @@ def build_trainer(cfg: FFConfig, device: torch.device, data_dir: str | Path | No
     x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
     tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device)
     return tr, x_te.to(device), y_te.to(device)
+
+
+def memory_estimate(cfg: FFConfig) -> float:
+    """Rough peak bytes of a resolved config: data, weights + grads + 2 optimiser moments
+    (float32), a batch of activations, greedy FF's train-set layer cache and the float16
+    representations of the test set (3 label conditions)."""
+    spec = dataset_info(cfg.dataset)
+    sizes = spec.sizes or {"train": 60_000, "test": 10_000}
+    n_tr, n_te = sizes.get("train", 60_000), sizes.get("test", 10_000)
+    d_in = spec.shape[0] * spec.shape[1] * spec.shape[2]
+    dims = [d_in + len(spec.classes), *cfg.hidden]
+    params = sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=False))
+    acts = 8 * int(cfg.batch_size or 1) * sum(cfg.hidden) * 4
+    cache = n_tr * max(dims) * 4 if cfg.algo == "ff" else 0
+    reps = 3 * n_te * sum(cfg.hidden) * 2
+    return float(4 * (n_tr + n_te) * d_in + 16 * params + acts + cache + reps)
+
+
+def _restore(tr: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], E: int, run: RunDir) -> tuple[int, int, float]:
+    """Load a checkpoint into ``tr``; ``(phase, start_epoch, train_time)``. Bad files -> UserInputError."""
+    try:
+        phase, start_epoch, train_time = int(meta["phase"]), int(meta["epoch"]), float(meta.get("train_time_s", 0.0))
+        if not (0 <= phase < tr.phases and 0 <= start_epoch <= E):
+            raise ValueError(f"phase {phase} / epoch {start_epoch} outside this config's {tr.phases} x {E}")
+        if start_epoch >= E and phase + 1 < tr.phases:  # the checkpoint closed a greedy phase
+            phase, start_epoch = phase + 1, 0
+            tr.load_state(tensors, phase, restore_opt=False)
+        else:
+            tr.load_state(tensors, phase)
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+        raise UserInputError(
+            f"checkpoint in {run.path} does not fit this config ({type(e).__name__}: "
+            f"{' '.join(str(e).split())[:120]}); rerun without --resume to start afresh"
+        ) from None
+    return phase, start_epoch, train_time
 
 
 @torch.inference_mode()
@@ -89,10 +125,19 @@ def train_run(
         data_dir: explicit data root.
     """
     cfg = resolve_config(cfg)
+    from implicitbias.resources import check_fits
+
+    check_fits(memory_estimate(cfg), f"ff train ({cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
     dev = resolve_device(device)
-    run = RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force)
-    if run.is_complete:
-        return run
+    with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
+        if not run.is_complete:
+            _train(cfg, run, dev, resume, progress, data_dir)
+    return run
+
+
+def _train(cfg: FFConfig, run: RunDir, dev: torch.device, resume: bool, progress: ProgressFn | None,
+           data_dir: str | Path | None) -> None:
+    """The body of :func:`train_run` (the run directory is open and locked)."""
     t_start = time.perf_counter()
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is None:
@@ -104,13 +149,7 @@ def train_run(
     total = tr.phases * E
     phase, start_epoch, train_time = 0, 0, 0.0
     if ckpt is not None:
-        tensors, meta = ckpt
-        phase, start_epoch, train_time = int(meta["phase"]), int(meta["epoch"]), float(meta.get("train_time_s", 0.0))
-        if start_epoch >= E and phase + 1 < tr.phases:  # the checkpoint closed a greedy phase
-            phase, start_epoch = phase + 1, 0
-            tr.load_state(tensors, phase, restore_opt=False)
-        else:
-            tr.load_state(tensors, phase)
+        phase, start_epoch, train_time = _restore(tr, *ckpt, E, run)
     else:
         tr.start_phase(0)
     logger = run.logger()
@@ -167,4 +206,3 @@ def train_run(
     run.write_json("summary", summary)
     (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
     run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})
-    return run
