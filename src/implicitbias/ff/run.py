@@ -34,6 +34,7 @@ from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.trainer import Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
+from implicitbias.runs.rundir import check_out_dir, run_path
 
 __all__ = ["train_run", "build_trainer", "save_representations", "memory_estimate"]
 
@@ -61,7 +62,7 @@ def memory_estimate(cfg: FFConfig) -> float:
     dims = [d_in + len(spec.classes), *cfg.hidden]
     params = sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=False))
     acts = 8 * int(cfg.batch_size or 1) * sum(cfg.hidden) * 4
-    cache = n_tr * max(dims) * 4 if cfg.algo == "ff" else 0
+    cache = n_tr * max(dims[:-1]) * 4 if cfg.algo == "ff" else 0  # inputs of the layer being trained
     reps = 3 * n_te * sum(cfg.hidden) * 2
     return float(4 * (n_tr + n_te) * d_in + 16 * params + acts + cache + reps)
 
@@ -129,22 +130,25 @@ def train_run(
 
     check_fits(memory_estimate(cfg), f"ff train ({cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
     dev = resolve_device(device)
+    check_out_dir(out_root)
+    if not force and RunDir(run_path(out_root, f"ff/{cfg.algo}", cfg), f"ff/{cfg.algo}").is_complete:
+        return RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
+    t_start = time.perf_counter()
+    built = build_trainer(cfg, dev, data_dir)  # data errors surface before anything is written
     with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
         if not run.is_complete:
-            _train(cfg, run, dev, resume, progress, data_dir)
+            _train(cfg, run, built, resume, progress, t_start)
     return run
 
 
-def _train(cfg: FFConfig, run: RunDir, dev: torch.device, resume: bool, progress: ProgressFn | None,
-           data_dir: str | Path | None) -> None:
+def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], resume: bool,
+           progress: ProgressFn | None, t_start: float) -> None:
     """The body of :func:`train_run` (the run directory is open and locked)."""
-    t_start = time.perf_counter()
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir)
-    run.write_env(seed=cfg.seed, device=str(dev))
+    tr, x_te, y_te = built
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
     phase, start_epoch, train_time = 0, 0, 0.0
@@ -152,6 +156,7 @@ def _train(cfg: FFConfig, run: RunDir, dev: torch.device, resume: bool, progress
         phase, start_epoch, train_time = _restore(tr, *ckpt, E, run)
     else:
         tr.start_phase(0)
+    run.write_env(seed=cfg.seed, device=str(tr.device))
     logger = run.logger()
     sub = slice(0, cfg.eval_subset) if cfg.eval_subset > 0 else slice(None)
     try:

@@ -57,6 +57,8 @@ def parse_seeds(text: str) -> list[int]:
                 out.extend(range(lo, hi + 1))
             elif part:
                 out.append(int(part))
+    except ResourceError:
+        raise
     except ValueError:
         raise UserInputError(f"--seeds {text!r}: use a range like 0-9 or a list like 0,3,5") from None
     if not out:
