@@ -165,3 +165,24 @@ def test_cli_run_divergence_exits_nonzero_with_one_error_line(tmp_path):
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errs) == 1 and "relu_balance: chain(s) 0, 1 diverged at step 10" in errs[0]
     assert not list(tmp_path.glob("relu_balance/*/complete.json"))
+
+
+def test_finite_records_drops_frozen_chains_on_the_chain_axis():
+    from implicitbias.experiments.base import finite_records
+
+    rec = {"w": torch.arange(2 * 3 * 4, dtype=torch.float64).reshape(2, 3, 4), "loss": torch.zeros(2, 3)}
+    res = SimpleNamespace(frozen=torch.tensor([False, True, False]), frozen_at=torch.tensor([-1, 7, -1]),
+                          chain_ids=[0, 1, 2], records=rec)
+    out = finite_records("exp", res)
+    assert out["w"].shape == (2, 2, 4) and torch.equal(out["w"], rec["w"][:, [0, 2]])
+    assert out["loss"].shape == (2, 2)
+
+
+def test_validate_divergence_is_an_error_and_not_complete(tmp_path):
+    from implicitbias.cli import app
+
+    r = CliRunner().invoke(app, ["validate", "gauge", "--quick", "--set", "lr=100", "--set", "steps=200",
+                                 "--set", "fact_steps=200", "--out", str(tmp_path)])
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert r.exit_code == 1 and len(errs) == 1 and "validate_gauge" in errs[0] and "diverged" in errs[0]
+    assert not list(tmp_path.glob("*/*/complete.json"))

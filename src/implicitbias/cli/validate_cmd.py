@@ -41,6 +41,8 @@ def _compute(mod, name: str, quick: bool, seed: int, cfg, run_dir, console):
     """Run one validation into its open, locked run directory."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from implicitbias.experiments.runner import check_finite_metrics
+
     run_dir.write_env(seed=seed, device="cpu")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -52,6 +54,7 @@ def _compute(mod, name: str, quick: bool, seed: int, cfg, run_dir, console):
         t0 = time.perf_counter()
         result = mod.run(cfg, run_dir, progress)
         result.wall_time_s = time.perf_counter() - t0
+    check_finite_metrics(mod.ID, result)  # a diverged validation is never marked complete
     result.command = f"implicitbias validate {name}{' --quick' if quick else ''} --seed {seed}"
     run_dir.write_json("result", result.to_dict())
     run_dir.mark_complete({"result": result.to_dict()})

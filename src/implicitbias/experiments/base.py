@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 Verdict = Literal["reproduced", "differs", "info", "not run"]
 
-__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd", "check_finite", "surviving_chains"]
+__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd", "check_finite", "surviving_chains", "finite_records"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,21 @@ def surviving_chains(experiment: str, sim_result: Any) -> tuple[Any, list[dict[s
     if diverged and len(diverged) == len(ids):
         raise Diverged(experiment, min(d["step"] for d in diverged), ids, what="parameters (every chain)")
     return ~frozen, diverged
+
+
+def finite_records(experiment: str, sim_result: Any) -> dict[str, Any]:
+    """``sim_result.records`` restricted to the chains that stayed finite (chain axis 1).
+
+    Diverged chains are reported (a logged warning naming chain and step) and excluded;
+    :class:`~implicitbias.errors.Diverged` if every chain diverged.
+    """
+    import logging
+
+    keep, diverged = surviving_chains(experiment, sim_result)
+    if not diverged:
+        return dict(sim_result.records)
+    logging.getLogger(__name__).warning(
+        "%s: %d chain(s) diverged and are excluded: %s", experiment, len(diverged),
+        ", ".join(f"chain {d['chain']} at step {d['step']}" for d in diverged[:8]),
+    )
+    return {k: v[:, keep.to(v.device)] for k, v in sim_result.records.items()}

@@ -33,7 +33,7 @@ import torch
 from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.dynamics import toys
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_gauge"
 TITLE = "Gauge selection: moment-map imbalance decays under SGD-like noise, diffuses under isotropic noise"
@@ -106,8 +106,9 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
         sim = toys.diag_simulator(dyn, d, 2, a=cfg.a, lr=cfg.lr, temperature=cfg.temperature,
                                   label_sigma=cfg.label_sigma, batch=cfg.batch, record_every=k)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"gauge_{dyn}")
-        chi = res.records["chi"][:, :, 0, :].numpy()  # (R, C, d)
-        w = res.records["w"].numpy()
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        chi = recs["chi"][:, :, 0, :].numpy()  # (R, C, d)
+        w = recs["w"].numpy()
         steps = res.steps.numpy().astype(float)
         curves[dyn] = (steps, chi)
         if dyn != "isotropic":
@@ -162,7 +163,8 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
         sim = toys.factorization_simulator(dyn, 2, 2, 2, A=A, lr=cfg.fact_lr, temperature=cfg.temperature,
                                            label_sigma=cfg.fact_sigma, record_every=k)
         res = sim.run(th0, cfg.fact_steps, seed=cfg.seed, run_dir=run_dir, name=f"gauge_fact_{dyn}")
-        Q = res.records["imbalance"].numpy()  # (R, C, 2, 2)
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        Q = recs["imbalance"].numpy()  # (R, C, 2, 2)
         steps = res.steps.numpy().astype(float)
         mq = np.linalg.norm(Q.mean(axis=1), axis=(1, 2))
         curves[f"fact_{dyn}"] = (steps, mq)

@@ -27,7 +27,7 @@ from implicitbias.dynamics import rules as R
 from implicitbias.dynamics import stats as S
 from implicitbias.dynamics.simulator import Simulator
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_projected"
 TITLE = "Menon–Stromme–Vacher: projected noise vs isotropic noise + −T∇log vol drift (SO(d) on R^d)"
@@ -106,8 +106,9 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
             progress(j * 3 + i, 3 * len(cfg.dims), f"MSV d={d} {kind}")
             res = _sim(kind, d, cfg).run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir,
                                          name=f"msv_d{d}_{kind.replace('+', '_')}")
+            recs = finite_records(ID, res)  # diverged chains reported and excluded
             first = cfg.burn_in // cfg.record_every + 1
-            R_ = res.records["r"][first:].numpy()
+            R_ = recs["r"][first:].numpy()
             samples[(d, kind)] = R_.ravel()
             metrics[f"d{d}/{kind}/ess"] = S.effective_sample_size(R_)
         lossr = 0.25 * (grid**2 - 1) ** 2 / cfg.temperature

@@ -34,7 +34,7 @@ from implicitbias.dynamics import stats as S
 from implicitbias.dynamics import theory as TH
 from implicitbias.dynamics import toys
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_stationary"
 TITLE = "Stationary predictor densities vs theory (isotropic / projected / label-noise / minibatch)"
@@ -148,17 +148,18 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
             label_sigma=cfg.label_sigma, batch=cfg.batch, record_every=cfg.record_every)
         theta0 = toys.diag_balanced_init(cfg.chains, cfg.coords, depth, cfg.a)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"sim_L{depth}_{dyn}")
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
         first = cfg.burn_in // cfg.record_every + 1
-        W = res.records["w"][first:].reshape(-1, cfg.chains * cfg.coords).numpy()
+        W = recs["w"][first:].reshape(recs["w"].shape[0] - first, -1).numpy()
         w = W.ravel()
         ess = S.effective_sample_size(W)
         row = _analyse(cfg, dyn, depth, w, g)
         row["ess"] = ess
         row["n"] = int(w.size)
         row["frozen"] = int(res.frozen.sum())
-        row["mean_abs_imbalance"] = float(res.records["chi"][-1].abs().mean())
+        row["mean_abs_imbalance"] = float(recs["chi"][-1].abs().mean())
         if dyn == "isotropic" and depth == 2:
-            chi = res.records["chi"][first:, :, 0, :].reshape(-1).numpy()
+            chi = recs["chi"][first:, :, 0, :].reshape(-1).numpy()
             sel = w[np.abs(chi) < cfg.slice_eps]
             lp = TH.slice_conditioned_wd(g, cfg.a, cfg.temperature, cfg.weight_decay)
             row["slice_conditioned"] = {"ks": S.ks_to_density(sel, g, lp), "kl": S.kl_hist_to_density(sel, g, lp),

@@ -23,7 +23,7 @@ import torch
 from implicitbias import dynamics as dyn
 from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_temperature"
 TITLE = "Temperature scaling of the sparsity bias: hadamard(d=20) sparse regression vs η/B"
@@ -91,12 +91,13 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
                             record_every=cfg.record_every, batched_loss=True, batched_observables=True)
         theta0 = torch.full((cfg.chains, 2 * cfg.d), cfg.init, dtype=torch.float64)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"temp_lr{lr:g}")
-        R = res.records["w"].shape[0]
-        W = res.records["w"][R - max(1, int(cfg.tail * R)):]  # (r, C, d)
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        R = recs["w"].shape[0]
+        W = recs["w"][R - max(1, int(cfg.tail * R)):]  # (r, C, d)
         h = hoyer(W).mean(0).numpy()
         f = (W.abs() < cfg.threshold).double().mean(-1).mean(0).numpy()
         err = (W - w_star).norm(dim=-1).mean(0).numpy()
-        loss_tail = torch.nanmean(res.records["loss"][R - max(1, int(cfg.tail * R)):]).item()
+        loss_tail = torch.nanmean(recs["loss"][R - max(1, int(cfg.tail * R)):]).item()
         rows.append({"lr": lr, "lr_over_B": lr / cfg.n, "T_nominal": lr * cfg.label_sigma**2 / (2 * cfg.n),
                      "hoyer_mean": float(h.mean()), "hoyer_sd": float(h.std(ddof=1)),
                      "frac_small_mean": float(f.mean()), "frac_small_sd": float(f.std(ddof=1)),
