@@ -88,6 +88,17 @@ def _read_json(p: Path) -> dict[str, Any]:
     return d
 
 
+def _reps_file(run_path: str | Path) -> Path:
+    """``run_path/representations.safetensors``; UserInputError if the folder or file is missing."""
+    path = Path(run_path)
+    f = path / "representations.safetensors"
+    if not path.is_dir():
+        raise UserInputError(f"{path} is not a directory")
+    if not f.exists():
+        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
+    return f
+
+
 def check_representations(run_path: str | Path) -> None:
     """Cheap check that a run folder holds a readable ``representations.safetensors``.
 
@@ -98,12 +109,7 @@ def check_representations(run_path: str | Path) -> None:
     """
     from safetensors import safe_open
 
-    path = Path(run_path)
-    f = path / "representations.safetensors"
-    if not path.is_dir():
-        raise UserInputError(f"{path} is not a directory")
-    if not f.exists():
-        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
+    f = _reps_file(run_path)
     try:
         with safe_open(str(f), framework="numpy") as fh:
             keys = set(fh.keys())
@@ -123,11 +129,7 @@ def load_representations(run_path: str | Path) -> FFReps:
     from safetensors.numpy import load_file
 
     path = Path(run_path)
-    f = path / "representations.safetensors"
-    if not path.is_dir():
-        raise UserInputError(f"{path} is not a directory")
-    if not f.exists():
-        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
+    f = _reps_file(path)
     try:
         arrs = load_file(str(f))
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
