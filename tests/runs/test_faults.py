@@ -186,3 +186,19 @@ def test_validate_divergence_is_an_error_and_not_complete(tmp_path):
     errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert r.exit_code == 1 and len(errs) == 1 and "validate_gauge" in errs[0] and "diverged" in errs[0]
     assert not list(tmp_path.glob("*/*/complete.json"))
+
+
+def test_dask_executor_respects_the_lock(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from implicitbias.runs.executors import DaskExecutor
+
+    cfg = resolve_config("toy", "quick")
+    ex = DaskExecutor(workers=1)
+    try:
+        with RunDir.open(tmp_path, "toy", cfg, lock=True):  # this process writes that run
+            out = run_sweep("toy", [({}, to_dict(cfg))], str(tmp_path), ex)
+        assert [f["status"] for f in out.failed] == ["locked"] and not out.rows
+        out = run_sweep("toy", [({}, to_dict(cfg))], str(tmp_path), ex)  # released: runs on the worker
+        assert out.counts == {"done": 1}
+    finally:
+        ex.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -160,7 +161,7 @@ class DaskExecutor:
 
         futures = {}
         for i, (fn, kw) in enumerate(tasks):
-            fut = self.client.submit(fn, **kw, pure=False, retries=self.retries, key=f"task-{i}-{id(self)}")
+            fut = self.client.submit(fn, **kw, pure=False, retries=self.retries, key=f"task-{i}-{uuid.uuid4().hex}")
             futures[fut] = i
         for fut in dask_completed(list(futures)):
             i = futures[fut]
