@@ -55,7 +55,7 @@ def known_error(exc: BaseException) -> tuple[str, int] | None:
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
             msg += f" (see `{ctx.command_path} --help`)"
-        return error_line(msg), exc.exit_code if exc.exit_code else 2
+        return error_line(msg), 2
     if isinstance(exc, MemoryError):
         return error_line(f"out of memory{': ' + str(exc) if str(exc) else ''} (use a smaller size)"), 2
     if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
