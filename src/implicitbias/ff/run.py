@@ -26,11 +26,11 @@ from typing import Any
 import torch
 
 from implicitbias.config import to_dict
-from implicitbias.data import dataset_info, load_dataset
 from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
+from implicitbias.ff.rundata import RunData, load_run_data, prepare
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
@@ -43,30 +43,30 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def build_trainer(
-    cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None, callbacks: Sequence[Callback] = ()
+    cfg: FFConfig,
+    device: torch.device,
+    data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    data: RunData | None = None,
 ) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
-    """Load the data of a resolved config and build its :class:`Trainer` and test tensors."""
-    spec = dataset_info(cfg.dataset)
-    x_tr, y_tr = load_dataset(cfg.dataset, "train", data_dir, cfg.normalization)
-    x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
-    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device, callbacks=callbacks)
-    return tr, x_te.to(device), y_te.to(device)
+    """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
+    d = data if data is not None else load_run_data(cfg, data_dir)
+    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
+    return tr, d.x_test.to(device), d.y_test.to(device)
 
 
-def memory_estimate(cfg: FFConfig) -> float:
-    """Rough peak bytes of a resolved config: data, weights + grads + 2 optimiser moments
-    (float32), a batch of activations, greedy FF's train-set layer cache and the float16
-    representations of the test set (3 label conditions)."""
-    spec = dataset_info(cfg.dataset)
-    sizes = spec.sizes or {"train": 60_000, "test": 10_000}
-    n_tr, n_te = sizes.get("train", 60_000), sizes.get("test", 10_000)
-    d_in = spec.shape[0] * spec.shape[1] * spec.shape[2]
-    dims = [d_in + len(spec.classes), *cfg.hidden]
+def memory_estimate(cfg: FFConfig, data: RunData) -> float:
+    """Rough peak bytes of a resolved config on loaded ``data``: weights + grads + 2 optimiser
+    moments (float32), a batch of activations, greedy FF's train-set layer cache and the
+    float16 representations of the test set (3 label conditions); the data is already in memory."""
+    n_tr, n_te = len(data.y_train), len(data.y_test)
+    d_in = data.shape[0] * data.shape[1] * data.shape[2]
+    dims = [d_in + len(data.classes), *cfg.hidden]
     params = sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=False))
     acts = 8 * int(cfg.batch_size or 1) * sum(cfg.hidden) * 4
     cache = n_tr * max(dims[:-1]) * 4 if cfg.algo == "ff" else 0  # inputs of the layer being trained
     reps = 3 * n_te * sum(cfg.hidden) * 2
-    return float(4 * (n_tr + n_te) * d_in + 16 * params + acts + cache + reps)
+    return float(16 * params + acts + cache + reps)
 
 
 def _restore(tr: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], E: int, run: RunDir) -> tuple[int, int, float]:
@@ -116,6 +116,7 @@ def train_run(
     progress: ProgressFn | None = None,
     data_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
+    dataset: Any = None,
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -132,25 +133,29 @@ def train_run(
             appended to ``metrics.jsonl`` as ``{"step": step, **mapping, "kind": "callback"}``
             at the end of each epoch, before the epoch's row. Not part of the run's identity: a
             completed run is reused without calling them.
+        dataset: a user dataset from Python (a ``UserData``, ``(x, y)`` arrays or a torch
+            ``Dataset``; :mod:`implicitbias.ff.rundata`), used instead of ``cfg.data`` / ``cfg.dataset``.
     """
+    cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
     from implicitbias.resources import check_fits
 
-    check_fits(memory_estimate(cfg), f"ff train ({cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
     dev = resolve_device(device)
     check_out_dir(out_root)
     if not force and RunDir(run_path(out_root, f"ff/{cfg.algo}", cfg), f"ff/{cfg.algo}").is_complete:
         return RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
     t_start = time.perf_counter()
-    built = build_trainer(cfg, dev, data_dir, callbacks)  # data errors surface before anything is written
+    data = load_run_data(cfg, data_dir, user)  # data errors surface before anything is written
+    check_fits(memory_estimate(cfg, data), f"ff train ({cfg.data or cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
+    built = build_trainer(cfg, dev, data_dir, callbacks, data)
     with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
         if not run.is_complete:
-            _train(cfg, run, built, resume, progress, t_start)
+            _train(cfg, run, built, data, resume, progress, t_start)
     return run
 
 
-def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], resume: bool,
-           progress: ProgressFn | None, t_start: float) -> None:
+def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], data: RunData,
+           resume: bool, progress: ProgressFn | None, t_start: float) -> None:
     """The body of :func:`train_run` (the run directory is open and locked)."""
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is None:
@@ -205,6 +210,7 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         "epochs_semantics": "per layer" if cfg.algo == "ff" else "global",
         "algo": cfg.algo,
         "dataset": cfg.dataset,
+        "class_names": list(data.classes),
         "eval_rule": "logits" if tr.bp else cfg.eval_rule,
         "per_layer_rule": "ridge probe on <=10k train activities"
         if tr.bp or cfg.negatives == "hybrid"
