@@ -80,7 +80,7 @@ class FFConfig:
     dataset: str = "mnist"
     normalization: Literal["paper", "proper", "unit"] = "paper"
     algo: Algo = "ff"
-    hidden: tuple[int, ...] = bounded((1000, 1000, 1000), ge=1, le=10**9, min_len=1, max_len=64)
+    hidden: tuple[int, ...] = bounded((1000, 1000, 1000), ge=1, le=10**9, max_len=64)
     seed: int = bounded(0, ge=0)
     epochs: int | None = bounded(None, ge=1, le=1_000_000)
     lr: float | None = bounded(None, gt=0)
