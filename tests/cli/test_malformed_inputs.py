@@ -175,8 +175,18 @@ HAND_CASES: list[tuple[str, list[str]]] = [
     # data
     ("data unknown subcommand", ["data", "nope"]),
     ("data list incomplete cifar", ["data", "list", "--data-dir", "{cifar}"]),
+    ("data inspect missing", ["data", "inspect", "{tmp}/missing"]),
+    ("data inspect a text file", ["data", "inspect", "{file}"]),
+    ("data inspect garbage csv", ["data", "inspect", "{garbage}"]),
+    ("data inspect test fraction", ["data", "inspect", "{cifar}", "--test-fraction", "2"]),
+    # analyze (activations of any network)
+    ("analyze missing file", ["analyze", "{tmp}/missing.safetensors"]),
+    ("analyze a text file", ["analyze", "{file}"]),
+    ("analyze truncated file", ["analyze", "{reps_trunc}/representations.safetensors"]),
+    ("analyze k nan", ["analyze", "--k", "nan", "{reps_trunc}/representations.safetensors"]),
     # ff train
     ("ff unknown subcommand", ["ff", "nope"]),
+    ("ff train test_fraction 1", [*FF, "--set", "test_fraction=1", "--out", "{out}"]),
     ("ff train no preset", ["ff", "train"]),
     ("ff train unknown preset", ["ff", "train", "--preset", "NOPE", "--out", "{out}"]),
     ("ff train algo", [*FF, "--algo", "nope", "--out", "{out}"]),
@@ -340,7 +350,8 @@ def _check(result_code: int, stderr: str, stdout: str, label: str) -> None:
 def test_table_is_large_and_covers_every_subcommand():
     assert len(CASES) >= 150
     heads = {" ".join(a[:2]) if a[0] in ("ff", "data") else a[0] for _, a in CASES}
-    for cmd in ("run", "reproduce", "sweep", "validate", "symmetry", "design", "data list", "ff train", "ff analyze"):
+    for cmd in ("run", "reproduce", "sweep", "validate", "symmetry", "design", "data list", "data inspect",
+                "analyze", "ff train", "ff analyze"):
         assert cmd in heads, cmd
 
 
