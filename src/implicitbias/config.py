@@ -9,6 +9,11 @@ them a common, dependency-free toolkit:
   :class:`~implicitbias.errors.UserInputError`.
 * :func:`config_hash` — first 8 hex digits of the sha256 of the canonical JSON, used to
   name run directories.
+* :func:`bounded` — a field with a declared range, ``steps: int = bounded(1000, ge=1)``;
+  :func:`check_config` enforces every declared range (items of tuples too), refuses NaN and
+  ±inf in any float field and integers outside int64, then calls the config's optional
+  ``validate()`` hook (cross-field checks). :func:`from_dict` and :func:`override` call it,
+  so ``--set`` values and JSON files are checked when they are read.
 """
 
 from __future__ import annotations
@@ -22,10 +27,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from implicitbias.errors import UserInputError
+from implicitbias.ranges import MAX_STEPS, Range, bounded, check_config
 
 C = TypeVar("C")
 
-__all__ = ["to_dict", "from_dict", "override", "config_hash", "to_json", "parse_value"]
+__all__ = [
+    "to_dict", "from_dict", "override", "config_hash", "to_json", "parse_value",
+    "bounded", "Range", "check_config", "MAX_STEPS",
+]
+
+
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -164,9 +175,13 @@ def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
         )
     kwargs = {k: _coerce(v, hints[k], f"{cls.__name__}.{k}") for k, v in data.items()}
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
+    except UserInputError:
+        raise
     except (TypeError, ValueError) as e:
         raise UserInputError(f"invalid {cls.__name__}: {e}") from None
+    check_config(obj)
+    return obj
 
 
 def parse_value(text: str) -> Any:

@@ -94,8 +94,26 @@ def test_divergence_names_layer_and_epoch(tmp_path, monkeypatch):
     run_dir = next((tmp_path / "ff" / "ff").iterdir())
     from implicitbias.runs import RunDir
 
-    _, meta = RunDir(run_dir, "ff/ff").load_checkpoint()
+    kept, meta = RunDir(run_dir, "ff/ff").load_checkpoint()
     assert meta["epoch"] == 1  # the last good checkpoint is kept
+    assert not (run_dir / "complete.json").exists()
+    # ... and it is the good one: bitwise the checkpoint of an undisturbed run after epoch 1
+    monkeypatch.setattr(Trainer, "lr_at", real)
+
+    def stop_after_first(done, total, msg):
+        if done == 1:
+            raise _Kill
+
+    with pytest.raises(_Kill):
+        train_run(cfg, out_root=tmp_path / "ref", device="cpu", progress=stop_after_first)
+    ref, _ = RunDir(next((tmp_path / "ref" / "ff" / "ff").iterdir()), "ff/ff").load_checkpoint()
+    assert kept.keys() == ref.keys()
+    for k in ref:
+        assert torch.isfinite(kept[k]).all() and torch.equal(kept[k], ref[k]), k
+    # resuming from it finishes the run with finite weights
+    done = train_run(cfg, out_root=tmp_path, device="cpu", resume=True)
+    assert done.is_complete
+    assert all(torch.isfinite(v).all() for v in load_tensors(done.path / "model.safetensors").values())
 
 
 def test_cli_train_and_errors(tmp_path):

@@ -77,7 +77,46 @@ class FFReps:
 
 
 def _read_json(p: Path) -> dict[str, Any]:
-    return json.loads(p.read_text()) if p.exists() else {}
+    if not p.exists():
+        return {}
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{p} is unreadable ({type(e).__name__})") from None
+    if not isinstance(d, dict):
+        raise DataError(f"{p} does not hold a JSON object")
+    return d
+
+
+def _reps_file(run_path: str | Path) -> Path:
+    """``run_path/representations.safetensors``; UserInputError if the folder or file is missing."""
+    path = Path(run_path)
+    f = path / "representations.safetensors"
+    if not path.is_dir():
+        raise UserInputError(f"{path} is not a directory")
+    if not f.exists():
+        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
+    return f
+
+
+def check_representations(run_path: str | Path) -> None:
+    """Cheap check that a run folder holds a readable ``representations.safetensors``.
+
+    Reads only the header (safetensors checks that the data length matches it).
+
+    Raises:
+        UserInputError: the folder or the file is missing; DataError: it is truncated or corrupt.
+    """
+    from safetensors import safe_open
+
+    f = _reps_file(run_path)
+    try:
+        with safe_open(str(f), framework="numpy") as fh:
+            keys = set(fh.keys())
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
+        raise DataError(f"{f} is truncated or corrupt ({type(e).__name__}); rerun the training with --force") from None
+    if "labels" not in keys:
+        raise DataError(f"{f} has no 'labels' array")
 
 
 def load_representations(run_path: str | Path) -> FFReps:
@@ -90,12 +129,11 @@ def load_representations(run_path: str | Path) -> FFReps:
     from safetensors.numpy import load_file
 
     path = Path(run_path)
-    f = path / "representations.safetensors"
-    if not path.is_dir():
-        raise UserInputError(f"{path} is not a directory")
-    if not f.exists():
-        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
-    arrs = load_file(str(f))
+    f = _reps_file(path)
+    try:
+        arrs = load_file(str(f))
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
+        raise DataError(f"{f} is truncated or corrupt ({type(e).__name__}); rerun the training with --force") from None
     if "labels" not in arrs:
         raise DataError(f"{f} has no 'labels' array")
     layers: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}

@@ -6,6 +6,7 @@ import typer
 
 from implicitbias.cli import app
 from implicitbias.errors import UserInputError
+from implicitbias.resources import check_fits
 
 TARGETS = ("sparse", "tv", "group", "lowrank")
 
@@ -19,6 +20,19 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     if not shape or any(s < 1 for s in shape) or len(shape) > 2:
         raise UserInputError(f"--shape {text!r}: expected N or MxN (positive integers)")
     return shape
+
+
+def _design_bytes(target: str, shape: tuple[int, ...], depth: int, rank: int) -> float:
+    """Rough float64 bytes of a design: its ``D x D`` generator matrices (one per symmetry
+    generator) dominate, plus the ``n x n`` basis for ``sparse``."""
+    if len(shape) == 2:
+        r = rank or min(shape)
+        D, gens = r * (shape[0] + shape[1]) * max(depth - 1, 1), r * r * max(depth - 1, 1)
+        return 8.0 * gens * D * D
+    n = shape[0]
+    L = max(depth, 2)
+    D, gens = n * L, n * (L - 1)
+    return 8.0 * (gens * D * D + 2 * n * n)
 
 
 @app.command("design")
@@ -37,6 +51,9 @@ def design_command(
     shp = _parse_shape(shape)
     if target not in TARGETS:
         raise UserInputError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+    if depth < 1 or rank < 0:
+        raise UserInputError("--depth must be >= 1 and --rank >= 0")
+    check_fits(_design_bytes(target, shp, depth, rank), f"design {target} --shape {shape}")
     if target == "lowrank":
         if len(shp) != 2:
             raise UserInputError("lowrank needs --shape MxN")

@@ -8,6 +8,7 @@ the linear CKA between their layers.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def analyze(
     from implicitbias.analysis.ff_run import (
         AnalysisOptions,
         analyze_run,
+        check_representations,
         load_representations,
         to_json,
     )
@@ -49,8 +51,12 @@ def analyze(
 
     if samples not in ("correct", "all"):
         raise UserInputError(f"--samples must be 'correct' or 'all', got {samples!r}")
-    if k <= 0 or n_id < 0:
-        raise UserInputError("--k must be > 0 and --n-id >= 0")
+    if not (math.isfinite(k) and k > 0) or n_id < 0:
+        raise UserInputError(f"--k must be a finite number > 0 (got {k}) and --n-id >= 0 (got {n_id})")
+    if not (math.isfinite(tau) and tau >= 0):
+        raise UserInputError(f"--tau must be a finite number >= 0 (got {tau})")
+    for rd in run_dirs:  # every folder is checked (header and size) before anything is written
+        check_representations(rd)
     opts = AnalysisOptions(samples=samples, k=k, tau=tau, n_id=n_id, stat_test=stat_test, controls=controls, seed=seed)
     console = Console(width=None if sys.stdout.isatty() else 160)
     table = Table(title="FF representation analysis")

@@ -46,7 +46,9 @@ def train_cmd(
     from implicitbias.config import override
     from implicitbias.errors import UserInputError
     from implicitbias.ff import ALGOS, get_preset, train_run
+    from implicitbias.runs.rundir import check_out_dir
 
+    check_out_dir(out)
     if preset is None and data is None:
         raise UserInputError("give --preset NAME or --data PATH")
     preset = preset or "FF_AUTO"

@@ -16,7 +16,8 @@ from implicitbias.experiments import experiment_ids, get_experiment
 from implicitbias.experiments.runner import execute_experiment, load_result, resolve_config
 from implicitbias.report.html import ReportEntry, build_report
 from implicitbias.runs import RunDir, environment_info
-from implicitbias.runs.executors import make_executor
+from implicitbias.runs.executors import check_address, make_executor
+from implicitbias.runs.rundir import check_out_dir
 
 PRESETS = ("quick", "paper", "full")
 
@@ -27,7 +28,7 @@ def reproduce_command(
     only: str = typer.Option("", "--only", help="comma-separated experiment ids"),
     out: Path | None = typer.Option(None, "--out", help="report folder (default reports/<preset>)"),
     executor: str = typer.Option("local", "--executor", help="local or dask"),
-    workers: int = typer.Option(1, "--workers", help="parallel workers (local: processes)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="parallel workers (local: processes)"),
     dask_address: str | None = typer.Option(None, "--dask-address", help="existing scheduler tcp://HOST:PORT"),
     force: bool = typer.Option(False, "--force", help="rerun completed experiments"),
 ) -> None:
@@ -47,6 +48,9 @@ def reproduce_command(
     if not ids:
         raise UserInputError("no experiments to run")
     out = out or Path("reports") / preset
+    check_out_dir(out)
+    if dask_address is not None:
+        check_address(dask_address)
     runs_root = out / "runs"
     configs = {i: resolve_config(i, preset) for i in ids}
     t0 = time.perf_counter()

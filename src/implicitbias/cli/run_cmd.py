@@ -11,10 +11,11 @@ from rich.table import Table
 from implicitbias.cli import app
 from implicitbias.cli._progress import console, progress_bar, task_callback
 from implicitbias.config import to_dict
-from implicitbias.errors import UserInputError
+from implicitbias.errors import RunLockedError, UserInputError
 from implicitbias.experiments import experiment_ids, get_experiment
 from implicitbias.experiments.runner import execute_experiment, load_result, resolve_config
 from implicitbias.runs import RunDir
+from implicitbias.runs.rundir import check_out_dir
 
 
 def print_claims(claims: list, title: str = "claims") -> None:
@@ -47,6 +48,7 @@ def run_command(
             console.print(f"{e:24s} {get_experiment(e).TITLE}  presets: {', '.join(get_experiment(e).PRESETS)}")
         return
     cfg = resolve_config(experiment, preset, sets, seeds)
+    check_out_dir(out)
     if show_config:
         import json
 
@@ -57,8 +59,12 @@ def run_command(
             experiment, to_dict(cfg), str(out), preset=preset, force=force,
             progress=task_callback(p, experiment),
         )
+    if status["status"] == "locked":
+        raise RunLockedError(status["error"])
     if status["status"] == "failed":
         raise UserInputError(f"{experiment} failed: {status['error']} (details in {status['path']}/failed.json)")
     res = load_result(RunDir(Path(status["path"]), experiment))
+    for d in status.get("diverged_chains") or []:
+        console.print(f"[yellow]chain {d['chain']} diverged at step {d['step']} and was excluded[/]")
     print_claims([c.to_dict() for c in res.claims], title=f"{experiment} ({status['status']})")
     console.print(f"run directory: {status['path']}")

@@ -11,8 +11,10 @@ from rich.table import Table
 from implicitbias.cli import app
 from implicitbias.cli._progress import console, progress_bar
 from implicitbias.config import to_dict
+from implicitbias.errors import UserInputError
 from implicitbias.experiments.runner import resolve_config
 from implicitbias.runs.executors import ClusterConfig, make_executor
+from implicitbias.runs.rundir import check_out_dir
 from implicitbias.runs.sweep import (
     expand_grid,
     parse_grid,
@@ -21,6 +23,19 @@ from implicitbias.runs.sweep import (
     write_summary_csv,
 )
 from implicitbias.runs.sweep_runner import run_sweep
+
+
+def _cluster_config(path: Path) -> ClusterConfig:
+    """Read ``--cluster-config`` (JSON with :class:`ClusterConfig` fields)."""
+    from implicitbias.config import from_dict
+
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserInputError(f"--cluster-config {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise UserInputError(f"--cluster-config {path}: not a readable JSON file ({type(e).__name__})") from None
+    return from_dict(ClusterConfig, data)
 
 
 @app.command("sweep")
@@ -32,18 +47,17 @@ def sweep_command(
     sets: list[str] = typer.Option([], "--set", help="fixed override key=value"),
     out: Path = typer.Option(Path("runs"), "--out", help="runs root folder"),
     executor: str = typer.Option("local", "--executor", help="local or dask"),
-    workers: int = typer.Option(2, "--workers"),
+    workers: int = typer.Option(2, "--workers", min=1),
     dask_address: str | None = typer.Option(None, "--dask-address", help="tcp://HOST:PORT of a running scheduler"),
     dask_cluster: str | None = typer.Option(None, "--dask-cluster", help="slurm (dask-jobqueue)"),
     cluster_config: Path | None = typer.Option(None, "--cluster-config", help="JSON file with ClusterConfig fields"),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="rerun runs that failed before"),
 ) -> None:
     """Expand the grid × seeds, run each config once (completed runs are skipped), summarise."""
-    from implicitbias.config import from_dict
-
     base = resolve_config(experiment, preset, sets)
     configs = expand_grid(base, parse_grid(grid), parse_seeds(seeds) if seeds else None)
-    cc = from_dict(ClusterConfig, json.loads(cluster_config.read_text())) if cluster_config else None
+    check_out_dir(out)
+    cc = _cluster_config(cluster_config) if cluster_config else None
     ex = make_executor(executor, workers=workers, address=dask_address, cluster=dask_cluster, cluster_config=cc)
     try:
         with progress_bar() as p:
@@ -68,5 +82,5 @@ def sweep_command(
     for f in outcome.failed:
         console.print(f"[red]failed[/] {f['path']}: {f['error']}")
     if outcome.failed:
-        console.print("rerun with --retry-failed to retry the failed runs")
+        console.print("rerun with --retry-failed to retry the failed runs (locked runs: when their writer is done)")
         raise typer.Exit(1)

@@ -131,6 +131,10 @@ def symmetry(
     loss: str = typer.Option(None, "--loss", help="FILE.py:build mode: FILE.py:loss, loss(model, batch) -> scalar."),
 ) -> None:
     """Discover the linear symmetry algebra of FILE.py:FUNC or of a module FILE.py:build, or check the catalogue."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise UserInputError(f"--temperature must be a finite number > 0, got {temperature}")
+    if n_points < 1:
+        raise UserInputError("--n-points must be at least 1")
     if catalog:
         if spec is not None:
             raise UserInputError("give either FILE.py:FUNC or --catalog, not both")

@@ -20,7 +20,6 @@ WHICH = ("stationary", "gauge", "projected", "temperature")
 
 
 def _run_one(name: str, quick: bool, out: Path, seed: int, sets: list[str], force: bool, console):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from implicitbias.config import override
     from implicitbias.experiments import get_experiment
@@ -30,10 +29,20 @@ def _run_one(name: str, quick: bool, out: Path, seed: int, sets: list[str], forc
     mod = get_experiment(f"validate_{name}")
     cfg = mod.PRESETS["quick" if quick else "paper"]
     cfg = override(cfg, [f"seed={seed}", *sets])
-    run_dir = RunDir.open(out, mod.ID, cfg, force=force)
-    if run_dir.is_complete:
-        console.print(f"[dim]{mod.ID}: reusing completed run {run_dir.path} (--force to recompute)[/dim]")
-        return ExperimentResult.from_dict(run_dir.summary()["result"]), run_dir
+    run_dir = RunDir.open(out, mod.ID, cfg, force=force, lock=True)
+    with run_dir:
+        if run_dir.is_complete and "result" in run_dir.summary():
+            console.print(f"[dim]{mod.ID}: reusing completed run {run_dir.path} (--force to recompute)[/dim]")
+            return ExperimentResult.from_dict(run_dir.summary()["result"]), run_dir
+        return _compute(mod, name, quick, seed, cfg, run_dir, console)
+
+
+def _compute(mod, name: str, quick: bool, seed: int, cfg, run_dir, console):
+    """Run one validation into its open, locked run directory."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from implicitbias.experiments.runner import check_finite_metrics
+
     run_dir.write_env(seed=seed, device="cpu")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -45,6 +54,7 @@ def _run_one(name: str, quick: bool, out: Path, seed: int, sets: list[str], forc
         t0 = time.perf_counter()
         result = mod.run(cfg, run_dir, progress)
         result.wall_time_s = time.perf_counter() - t0
+    check_finite_metrics(mod.ID, result)  # a diverged validation is never marked complete
     result.command = f"implicitbias validate {name}{' --quick' if quick else ''} --seed {seed}"
     run_dir.write_json("result", result.to_dict())
     run_dir.mark_complete({"result": result.to_dict()})
@@ -76,6 +86,13 @@ def validate(
         raise UserInputError(f"unknown validation {which!r} (use one of: {', '.join(WHICH)}, all)")
     if set_ and len(names) > 1:
         raise UserInputError("--set applies to one validation at a time (name it instead of 'all')")
+    from implicitbias.config import override
+    from implicitbias.experiments import get_experiment
+    from implicitbias.runs.rundir import check_out_dir
+
+    for name in names:  # every config is checked before anything runs
+        override(get_experiment(f"validate_{name}").PRESETS["quick" if quick else "paper"], [f"seed={seed}", *set_])
+    check_out_dir(out)
     console = Console()
     failed: list[str] = []
     for name in names:

@@ -43,7 +43,8 @@ def dataset_info(name: str) -> DatasetSpec:
 
 
 def list_datasets(data_dir: str | None = None) -> list[dict]:
-    """One row per dataset: ``name, found, location, shape, checksum`` (for ``data list``)."""
+    """One row per dataset: ``name, found, location, shape, checksum`` (for ``data list``);
+    ``problem`` is set for a dataset whose folder is incomplete."""
     rows = []
     for name, spec in SPECS.items():
         row = {"name": name, "shape": "x".join(map(str, spec.shape)), "note": spec.note}
@@ -61,5 +62,8 @@ def list_datasets(data_dir: str | None = None) -> list[dict]:
             else:
                 status, _ = checksum_status(name, src)
                 row.update(found=True, location=str(src.paths[0] if src.kind == "tar" else src.root), checksum=status)
+                missing = [p.name for p in src.paths if not p.exists()]
+                if missing:
+                    row.update(found=False, problem=f"{name} in {src.root} is incomplete: missing {', '.join(missing)}")
         rows.append(row)
     return rows

@@ -58,6 +58,9 @@ def checksum_status(name: str, src: Source) -> tuple[str, dict[str, str]]:
     shas, status = {}, "ok"
     key_name = "cifar10" if name == "cifar10" else name
     for p in src.paths:
+        if not p.exists():
+            status = "incomplete"
+            continue
         if p.is_dir():
             status = "unknown" if status == "ok" else status
             continue
@@ -79,6 +82,9 @@ def _decode(name: str, src: Source, split: str) -> tuple[np.ndarray, np.ndarray]
     if src.kind == "idx":
         img_f, lab_f = (src.root / f for f in _idx_files(split))
         x, y = read_idx(img_f), read_idx(lab_f)
+        for f, arr in ((img_f, x), (lab_f, y)):
+            if arr.dtype != np.uint8:
+                raise DataError(f"{f}: IDX type is {arr.dtype}, expected unsigned bytes (type code 0x08)")
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"{img_f}: images {x.shape} and labels {y.shape} do not match")
         return x[:, None, :, :], y.astype(np.int64)

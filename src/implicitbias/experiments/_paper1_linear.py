@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from implicitbias import dynamics as dyn
+from implicitbias.experiments.base import raise_if_diverged
 
 __all__ = ["gd_closed_form", "train_vanilla", "train_hadamard"]
 
@@ -107,6 +108,7 @@ def train_vanilla(
     rules = [dyn.gradient_step(lr)] + ([dyn.drift(lr * l1, lambda th: -torch.sign(th))] if l1 else [])
     obs = {"train_loss": lambda p: _full_loss(X, y, p["w"])} if log_every else {}
     res = _linear_sim(X, y, {"w": (n,)}, grad, rules, 0, 0.0, log_every, 256, obs).run(w0, steps)
+    raise_if_diverged("vanilla model", res, "w")
     return res.theta, _log(res, log_every, S)
 
 
@@ -155,5 +157,6 @@ def train_hadamard(
     sim = _linear_sim(X, y, {"p": (n,), "q": (n,)}, grad, [dyn.gradient_step(lr)], batch, label_noise,
                       log_every, block, obs)
     res = sim.run(torch.cat((p0, q0), 1), steps, seed=seed, chain_ids=chain_ids)
+    raise_if_diverged(f"designed model (lr {lr:g})", res, "p, q")
     prm = res.params()
     return prm["p"].contiguous(), prm["q"].contiguous(), _log(res, log_every, S)

@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from implicitbias import dynamics as dyn
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import attention_teacher
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments._attention_math import (
     TokenStream,
@@ -37,7 +39,7 @@ from implicitbias.experiments._attention_math import (
     fuse,
     teacher_student_grads,
 )
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import ExperimentResult, Progress, no_progress, surviving_chains
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -54,24 +56,29 @@ __all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "attention_forward", "atte
 class Config:
     """Settings (paper values in ``PRESETS["paper"]``)."""
 
-    seed: int = 0
-    seeds: int = 8
-    steps: int = 50_000
-    lr: float = 1e-3
-    batch: int = 16
-    seq: int = 8
-    d_emb: int = 16
-    d_head: int = 8
-    teacher_std: float = 0.75
-    student_std: float = 0.1
-    label_noise: float = 0.02
-    log_scale: float = 1.2
-    log_every: int = 100
-    discard_logs: int = 5
-    early_step: int = 500
-    block: int = 256
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    steps: int = bounded(50_000, ge=1, le=MAX_STEPS)
+    lr: float = bounded(1e-3, gt=0)
+    batch: int = bounded(16, ge=1, le=1_000_000)
+    seq: int = bounded(8, ge=1, le=100_000)
+    d_emb: int = bounded(16, ge=1, le=100_000)
+    d_head: int = bounded(8, ge=1, le=100_000)
+    teacher_std: float = bounded(0.75, ge=0)
+    student_std: float = bounded(0.1, ge=0)
+    label_noise: float = bounded(0.02, ge=0)
+    log_scale: float = bounded(1.2, ge=0)
+    log_every: int = bounded(100, ge=1)
+    discard_logs: int = bounded(5, ge=0)
+    early_step: int = bounded(500, ge=0)
+    block: int = bounded(256, ge=1, le=1_000_000)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.log_every > self.steps or self.early_step > self.steps:
+            raise UserInputError(f'log_every and early_step must be <= steps ({self.steps})')
 
 
 PRESETS: dict[str, Config] = {
@@ -161,11 +168,15 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
         {"W": fuse(theta0["Wq"], theta0["Wk"], theta0["Wv"])}, cfg.steps, seed=DATA_SEED,
         chain_ids=seeds, name=ID, progress=progress,
     )
-    Wq, Wk, Wv = (w.cpu().contiguous() for w in res.params()["W"].split(cfg.d_head, dim=-1))
-    rec = res.records
+    keep, diverged = surviving_chains(ID, res)  # diverged chains are reported and excluded
+    W = res.params()["W"].cpu()[keep]
+    Wq, Wk, Wv = (w.contiguous() for w in W.split(cfg.d_head, dim=-1))
+    rec = {k: v.cpu()[:, keep] for k, v in res.records.items()}
     return {
-        "steps": res.steps, "col_ratios": rec["col_ratios"].cpu(), "fro_ratio": rec["fro_ratio"].cpu(),
-        "nuc_ratio": rec["nuc_ratio"].cpu(), "loss": rec["loss"].cpu(), "Wq": Wq, "Wk": Wk, "Wv": Wv,
+        "steps": res.steps, "col_ratios": rec["col_ratios"], "fro_ratio": rec["fro_ratio"],
+        "nuc_ratio": rec["nuc_ratio"], "loss": rec["loss"], "Wq": Wq, "Wk": Wk, "Wv": Wv,
+        "diverged_chains": torch.tensor([d["chain"] for d in diverged], dtype=torch.int64),
+        "diverged_steps": torch.tensor([d["step"] for d in diverged], dtype=torch.int64),
     }
 
 
@@ -218,6 +229,7 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
     except ImportError:
         pass
     metrics = {
+        "diverged_chains": [{"chain": c, "step": t} for c, t in zip(a["diverged_chains"].tolist(), a["diverged_steps"].tolist(), strict=True)],
         "final_col_min": col[-1].min(1).tolist(), "final_col_max": col[-1].max(1).tolist(),
         "fro_start": fro[k0].tolist(), "fro_final": fro[-1].tolist(),
         "nuc_start": nuc[k0].tolist(), "nuc_final": nuc[-1].tolist(),

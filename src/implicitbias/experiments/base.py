@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 
 Verdict = Literal["reproduced", "differs", "info", "not run"]
 
-__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd"]
+__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd", "check_finite", "surviving_chains", "finite_records", "raise_if_diverged"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,84 @@ def mean_sd(values: Any, fmt: str = "{:.4g}") -> str:
 
 
 ProgressFn = Callable[[int, int, str], None]
+
+
+def check_finite(experiment: str, step: int, chain_ids: Any = None, **tensors: Any) -> None:
+    """Raise :class:`~implicitbias.errors.Diverged` if any chain of ``tensors`` is non-finite.
+
+    Loops call this at their log steps (cheap: one reduction per tensor). Every tensor has
+    the chain axis first, shape ``(S, ...)``.
+
+    Args:
+        experiment: experiment id (or the name of a shared trainer; the runner prefixes the id).
+        step: the current step.
+        chain_ids: the global chain / seed index of each row (default ``0..S-1``).
+        **tensors: named ``(S, ...)`` tensors, e.g. ``W=W, V=V``.
+    """
+    import torch
+
+    from implicitbias.errors import Diverged
+
+    bad = None
+    names = []
+    for name, t in tensors.items():
+        b = ~torch.isfinite(t.reshape(t.shape[0], -1)).all(dim=1)
+        if bool(b.any()):
+            names.append(name)
+            bad = b if bad is None else bad | b
+    if bad is not None:
+        idx = torch.nonzero(bad.cpu()).flatten().tolist()
+        ids = list(chain_ids) if chain_ids is not None else list(range(int(bad.shape[0])))
+        raise Diverged(experiment, step, [ids[i] for i in idx], what=", ".join(names))
+
+
+def surviving_chains(experiment: str, sim_result: Any) -> tuple[Any, list[dict[str, int]]]:
+    """Chains of a :class:`~implicitbias.dynamics.SimResult` that stayed finite.
+
+    The simulator freezes a chain at its first non-finite value. Returns ``(keep, diverged)``:
+    a ``(C,)`` bool mask of the finite chains (index arrays with it to exclude the others) and
+    ``[{"chain": id, "step": k}, ...]`` for the report (``metrics["diverged_chains"]``).
+
+    Raises:
+        Diverged: every chain diverged.
+    """
+    from implicitbias.errors import Diverged
+
+    frozen = sim_result.frozen.bool().cpu()
+    ids = list(sim_result.chain_ids)
+    at = sim_result.frozen_at.cpu().tolist()
+    diverged = [{"chain": int(ids[i]), "step": int(at[i])} for i in range(len(ids)) if bool(frozen[i])]
+    if diverged and len(diverged) == len(ids):
+        raise Diverged(experiment, min(d["step"] for d in diverged), ids, what="parameters (every chain)")
+    return ~frozen, diverged
+
+
+def raise_if_diverged(experiment: str, sim_result: Any, what: str = "parameters") -> None:
+    """Raise :class:`~implicitbias.errors.Diverged` if any chain of a simulation diverged.
+
+    For experiments whose claims need every seed (a seed-0 row, a seed band), a diverged
+    chain stops the run with its experiment id, chain ids and first non-finite step.
+    """
+    from implicitbias.errors import Diverged
+
+    bad = sim_result.diverged
+    if bad:
+        raise Diverged(experiment, min(bad.values()), sorted(bad), what=what)
+
+
+def finite_records(experiment: str, sim_result: Any) -> dict[str, Any]:
+    """``sim_result.records`` restricted to the chains that stayed finite (chain axis 1).
+
+    Diverged chains are reported (a logged warning naming chain and step) and excluded;
+    :class:`~implicitbias.errors.Diverged` if every chain diverged.
+    """
+    import logging
+
+    keep, diverged = surviving_chains(experiment, sim_result)
+    if not diverged:
+        return dict(sim_result.records)
+    logging.getLogger(__name__).warning(
+        "%s: %d chain(s) diverged and are excluded: %s", experiment, len(diverged),
+        ", ".join(f"chain {d['chain']} at step {d['step']}" for d in diverged[:8]),
+    )
+    return {k: v[:, keep.to(v.device)] for k, v in sim_result.records.items()}

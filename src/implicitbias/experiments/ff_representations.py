@@ -50,6 +50,8 @@ from implicitbias.analysis.ff_compare import (
 )
 from implicitbias.analysis.ff_run import AnalysisOptions, analyze_run, load_representations, to_json
 from implicitbias.analysis.zeroshot import zero_shot_forms, zero_shot_stats
+from implicitbias.config import bounded
+from implicitbias.errors import UserInputError
 from implicitbias.experiments.base import Claim, ExperimentResult, Progress, mean_sd, no_progress
 from implicitbias.runs import RunDir
 
@@ -77,22 +79,29 @@ class Config:
             epochs (``ff_epochs`` etc. are then ignored); zero-shot runs only if the class exists.
     """
 
-    datasets: tuple[str, ...] = ("digits",)
+    datasets: tuple[str, ...] = bounded(("digits",), min_len=1)
     ff_presets: tuple[str, ...] = ("DIGITS_quick",)
-    seeds: int = 5
-    ff_epochs: int = 10
-    bpff_epochs: int = 10
-    bp_epochs: int = 10
-    zero_shot_class: int = 7
-    zero_shot_seeds: int = 1
+    seeds: int = bounded(5, ge=1, le=1000)
+    ff_epochs: int = bounded(10, ge=0, le=1_000_000)
+    bpff_epochs: int = bounded(10, ge=0, le=1_000_000)
+    bp_epochs: int = bounded(10, ge=0, le=1_000_000)
+    zero_shot_class: int = bounded(7, ge=-1)
+    zero_shot_seeds: int = bounded(1, ge=0, le=1000)
     zero_shot_algos: tuple[str, ...] = ("ff",)
-    k: float = 1.0
+    k: float = bounded(1.0, gt=0)
     samples: str = "correct"
-    n_id: int = 500
+    n_id: int = bounded(500, ge=0)
     stat_test: bool = True
     device: str = "auto"
     runs_root: str = ""
     data: str = ""
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if len(self.datasets) != len(self.ff_presets):
+            raise UserInputError('datasets and ff_presets must have the same length')
+        if self.samples not in ('correct', 'all'):
+            raise UserInputError(f"samples must be 'correct' or 'all', got {self.samples!r}")
 
 
 _CPU = Config(

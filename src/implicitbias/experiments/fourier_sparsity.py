@@ -19,8 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import cosine_features, sparse_spikes
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments._paper1_linear import gd_closed_form, train_hadamard, train_vanilla
 from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
@@ -39,24 +41,31 @@ class Config:
     """Settings (paper values in ``PRESETS["paper"]``). Chain ``i`` uses data seed
     ``data_seed + i`` and init seed ``seed + i``."""
 
-    seed: int = 0
-    seeds: int = 8
-    data_seed: int = 456
-    n_freq: int = 64
-    n_train: int = 32
-    n_test: int = 10_000
-    k_true: int = 3
-    label_noise: float = 0.1
-    lr: float = 1e-3
-    steps: int = 50_000
-    vanilla_std: float = 1e-4
-    hadamard_std: float = 0.01
-    l1: float = 0.1
-    support_tol: float = 0.05
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    data_seed: int = bounded(456, ge=0)
+    n_freq: int = bounded(64, ge=1, le=1_000_000)
+    n_train: int = bounded(32, ge=1, le=10_000_000)
+    n_test: int = bounded(10_000, ge=1, le=10_000_000)
+    k_true: int = bounded(3, ge=1)
+    label_noise: float = bounded(0.1, ge=0)
+    lr: float = bounded(1e-3, gt=0)
+    steps: int = bounded(50_000, ge=1, le=MAX_STEPS)
+    vanilla_std: float = bounded(1e-4, ge=0)
+    hadamard_std: float = bounded(0.01, ge=0)
+    l1: float = bounded(0.1, ge=0)
+    support_tol: float = bounded(0.05, gt=0)
     vanilla_closed_form: bool = True
-    log_every: int = 500
+    log_every: int = bounded(500, ge=1)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.k_true > self.n_freq:
+            raise UserInputError(f'k_true ({self.k_true}) must be <= n_freq ({self.n_freq})')
+        if self.log_every > self.steps:
+            raise UserInputError(f'log_every ({self.log_every}) must be <= steps ({self.steps})')
 
 
 PRESETS: dict[str, Config] = {"paper": Config(), "quick": Config(n_test=4000)}

@@ -24,10 +24,12 @@ import numpy as np
 import torch
 
 from implicitbias import dynamics as dyn
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import low_rank_matrix
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import ExperimentResult, Progress, no_progress, raise_if_diverged
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -43,21 +45,28 @@ __all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "mc_grads", "bias_terms", 
 class Config:
     """Settings (paper values in ``PRESETS["paper"]``)."""
 
-    seed: int = 0
-    seeds: int = 8
-    steps: int = 500_000
-    lr: float = 1e-3
-    size: int = 20
-    rank: int = 20
-    true_sv: tuple[float, ...] = (15.0, 5.0)
-    obs_prob: float = 0.2
-    batching_ratio: float = 0.5
-    p_std: float = 0.11
-    q_std: float = 0.1
-    log_every: int = 1000
-    block: int = 1000
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    steps: int = bounded(500_000, ge=1, le=MAX_STEPS)
+    lr: float = bounded(1e-3, gt=0)
+    size: int = bounded(20, ge=1, le=100_000)
+    rank: int = bounded(20, ge=1, le=100_000)
+    true_sv: tuple[float, ...] = bounded((15.0, 5.0), gt=0, min_len=1)
+    obs_prob: float = bounded(0.2, gt=0, le=1)
+    batching_ratio: float = bounded(0.5, gt=0, le=1)
+    p_std: float = bounded(0.11, ge=0)
+    q_std: float = bounded(0.1, ge=0)
+    log_every: int = bounded(1000, ge=1)
+    block: int = bounded(1000, ge=1, le=1_000_000)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.log_every > self.steps:
+            raise UserInputError(f'log_every ({self.log_every}) must be <= steps ({self.steps})')
+        if len(self.true_sv) > self.size:
+            raise UserInputError(f'true_sv lists {len(self.true_sv)} singular values, more than size = {self.size}')
 
 
 PRESETS: dict[str, Config] = {
@@ -177,6 +186,7 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
         {"P": torch.stack(P0), "Q": torch.stack(Q0)}, cfg.steps, seed=BATCH_SEED, chain_ids=seeds,
         name=ID, progress=progress,
     )
+    raise_if_diverged(ID, res, "P, Q")
     p, rec = res.params(), res.records
     return {
         "steps": res.steps, "sv": rec["sv"].cpu(), "mode_ratios": rec["mode_ratios"].cpu(), "loss": rec["loss"].cpu(),

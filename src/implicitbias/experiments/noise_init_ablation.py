@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments import fourier_sparsity as F
 from implicitbias.experiments import tv_recovery as TV
@@ -46,22 +47,22 @@ INITS = ("small init", "balanced large init")
 class Config:
     """Settings. ``*_steps``/``*_lr`` default to the paper's designed-model settings."""
 
-    seed: int = 0
-    seeds: int = 8
-    large_std: float = 1.0
-    fourier_steps: int = 50_000
-    fourier_lr: float = 1e-3
-    fourier_batch: int = 8
-    fourier_label_noise: float = 0.5
-    tv_steps: int = 500_000
-    tv_lr: float = 1e-3
-    tv_large_lr: float = 0.0
-    tv_batch: int = 15
-    tv_label_noise: float = 0.5
-    sparse_test_mse: float = 0.1
-    sparse_recon_mse: float = 0.2
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    large_std: float = bounded(1.0, ge=0)
+    fourier_steps: int = bounded(50_000, ge=1, le=MAX_STEPS)
+    fourier_lr: float = bounded(1e-3, gt=0)
+    fourier_batch: int = bounded(8, ge=1, le=1_000_000)
+    fourier_label_noise: float = bounded(0.5, ge=0)
+    tv_steps: int = bounded(500_000, ge=1, le=MAX_STEPS)
+    tv_lr: float = bounded(1e-3, gt=0)
+    tv_large_lr: float = bounded(0.0, ge=0)
+    tv_batch: int = bounded(15, ge=1, le=1_000_000)
+    tv_label_noise: float = bounded(0.5, ge=0)
+    sparse_test_mse: float = bounded(0.1, gt=0)
+    sparse_recon_mse: float = bounded(0.2, gt=0)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
 
 
 PRESETS: dict[str, Config] = {

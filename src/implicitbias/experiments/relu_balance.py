@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from implicitbias import dynamics as dyn
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import relu_teacher
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import ExperimentResult, Progress, no_progress, raise_if_diverged
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -44,22 +46,27 @@ __all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "relu_grads", "simulator",
 class Config:
     """Settings (paper values in ``PRESETS["paper"]``)."""
 
-    seed: int = 0
-    seeds: int = 8
-    steps: int = 40_000
-    lr: float = 5e-5
-    batch: int = 8
-    d_in: int = 3
-    hidden: int = 16
-    d_out: int = 1
-    teacher_std: float = 1.5
-    student_std: float = 0.05
-    label_noise: float = 0.1
-    log_scale: float = 1.2
-    log_every: int = 10
-    discard_logs: int = 1
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    steps: int = bounded(40_000, ge=1, le=MAX_STEPS)
+    lr: float = bounded(5e-5, gt=0)
+    batch: int = bounded(8, ge=1, le=1_000_000)
+    d_in: int = bounded(3, ge=1, le=100_000)
+    hidden: int = bounded(16, ge=1, le=100_000)
+    d_out: int = bounded(1, ge=1, le=100_000)
+    teacher_std: float = bounded(1.5, ge=0)
+    student_std: float = bounded(0.05, ge=0)
+    label_noise: float = bounded(0.1, ge=0)
+    log_scale: float = bounded(1.2, ge=0)
+    log_every: int = bounded(10, ge=1)
+    discard_logs: int = bounded(1, ge=0)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.log_every > self.steps:
+            raise UserInputError(f'log_every ({self.log_every}) must be <= steps ({self.steps})')
 
 
 PRESETS: dict[str, Config] = {
@@ -157,6 +164,7 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
     theta0 = {"W": torch.stack(W0) * s[None, :, None], "V": torch.stack(V0) / s[None, None, :]}
     teacher = (torch.stack(Wt), torch.stack(Vt))
     res = simulator(cfg, teacher).run(theta0, cfg.steps, seed=DATA_SEED, chain_ids=seeds, name=ID, progress=progress)
+    raise_if_diverged(ID, res, "W, V")
     p = res.params()
     return {
         "steps": res.steps, "ratios": res.records["ratios"].cpu(), "loss": res.records["loss"].cpu(),

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shlex
 import time
 import traceback
 from typing import Any
 
 from implicitbias.config import from_dict, override, to_dict
-from implicitbias.errors import UserInputError
+from implicitbias.errors import Diverged, RunLockedError, UserInputError
 from implicitbias.experiments import get_experiment
 from implicitbias.experiments.base import ExperimentResult, ProgressFn, no_progress
 from implicitbias.runs import RunDir, atomic_write_json
@@ -28,6 +29,7 @@ __all__ = [
     "execute_experiment",
     "load_result",
     "rerun_command",
+    "check_finite_metrics",
 ]
 
 FAILED = "failed.json"
@@ -97,35 +99,86 @@ def execute_experiment(
     with ``retry_failed=False`` such a run is skipped (status ``"failed"`` again).
 
     Returns:
-        ``{"experiment", "path", "status": "done"|"cached"|"failed", "error", "wall_time_s"}``.
+        ``{"experiment", "path", "status": "done"|"cached"|"failed"|"locked", "error", "wall_time_s"}``;
+        ``"locked"``: another process holds the run directory's lock (nothing was run);
+        ``"done"`` also carries ``diverged_chains`` (chains excluded by the experiment).
+        A :class:`~implicitbias.errors.Diverged` error or a non-finite metric makes the run
+        ``"failed"``; it is never marked complete.
     """
     mod = get_experiment(experiment_id)
     cfg = from_dict(mod.Config, config)
-    run = RunDir.open(out_root, experiment_id, cfg, force=force)
+    try:
+        run = RunDir.open(out_root, experiment_id, cfg, force=force, lock=True)
+    except RunLockedError as e:
+        log.warning("%s", e)
+        return {"experiment": experiment_id, "path": None, "status": "locked", "error": str(e), "wall_time_s": None}
+    with run:
+        return _execute(mod, experiment_id, cfg, config, run, preset, retry_failed, progress)
+
+
+def _execute(mod: Any, experiment_id: str, cfg: Any, config: dict[str, Any], run: RunDir, preset: str,
+             retry_failed: bool, progress: ProgressFn | None) -> dict[str, Any]:
+    """The body of :func:`execute_experiment` (the run directory is open and locked)."""
     status: dict[str, Any] = {"experiment": experiment_id, "path": str(run.path), "error": None}
     if run.is_complete:
         return {**status, "status": "cached", "wall_time_s": run.summary().get("wall_time_s")}
     failed = run.path / FAILED
     if failed.exists() and not retry_failed:
-        err = json.loads(failed.read_text()).get("error")
+        try:
+            err = json.loads(failed.read_text()).get("error")
+        except (OSError, ValueError, AttributeError):
+            err = "failed before (unreadable failed.json)"
         return {**status, "status": "failed", "error": err, "wall_time_s": None}
     run.write_env(seed=config.get("seed"), device=config.get("device"))
     t0 = time.perf_counter()
     try:
         result: ExperimentResult = mod.run(cfg, run, progress or no_progress)
+        check_finite_metrics(experiment_id, result)
     except Exception as e:  # noqa: BLE001 - recorded, reported, retried on demand
-        log.exception("experiment %s failed", experiment_id)
-        atomic_write_json(
-            failed, {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
-        )
-        return {**status, "status": "failed", "error": f"{type(e).__name__}: {e}", "wall_time_s": None}
+        msg = f"{type(e).__name__}: {e}"
+        if isinstance(e, Diverged):
+            msg = f"Diverged: {e}" if str(e).startswith(experiment_id) else f"Diverged: {experiment_id}: {e}"
+            log.info("%s", msg)
+        else:
+            log.exception("experiment %s failed", experiment_id)
+        atomic_write_json(failed, {"error": msg, "traceback": traceback.format_exc()})
+        return {**status, "status": "failed", "error": msg, "wall_time_s": None}
     wall = time.perf_counter() - t0
     result.wall_time_s = wall
     result.command = rerun_command(experiment_id, preset, cfg) if preset else ""
     run.write_json("result", result.to_dict())
     failed.unlink(missing_ok=True)
+    diverged = result.metrics.get("diverged_chains") or []
+    if diverged:
+        log.warning("%s: chains %s diverged and were excluded", experiment_id, diverged)
     run.mark_complete({"wall_time_s": wall, "metrics": _scalars(result.metrics)})
-    return {**status, "status": "done", "wall_time_s": wall}
+    return {**status, "status": "done", "wall_time_s": wall, "diverged_chains": diverged}
+
+
+def check_finite_metrics(experiment_id: str, result: ExperimentResult) -> None:
+    """Raise :class:`Diverged` if a metric the experiment declares finite is NaN / inf.
+
+    The experiment module may list metric keys allowed to be non-finite in
+    ``NONFINITE_METRICS`` (e.g. a statistic undefined for some seeds); every other number
+    in ``result.metrics`` (nested lists included) must be finite. This is the safety net
+    behind the loops' own per-step checks: a run with NaN results is never marked complete.
+    """
+    allowed = set(getattr(get_experiment(experiment_id), "NONFINITE_METRICS", ()))
+    bad = [k for k, v in result.metrics.items() if k not in allowed and not _all_finite(v)]
+    if bad:
+        raise Diverged(experiment_id, None, what="metric(s) " + ", ".join(bad[:6]))
+
+
+def _all_finite(v: Any) -> bool:
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return True
+    if isinstance(v, (int, float)):
+        return math.isfinite(v)
+    if isinstance(v, dict):
+        return all(_all_finite(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return all(_all_finite(x) for x in v)
+    return True
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import bounded
+from implicitbias.errors import UserInputError
 from implicitbias.experiments.base import Claim, ExperimentResult, Progress, no_progress
 from implicitbias.runs import RunDir
 
@@ -38,12 +40,17 @@ class Config:
         spread_tol: agreement threshold for the bias-difference spread.
     """
 
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     entries: str = "paper"
-    n_points: int = 20
-    temperature: float = 1.0
-    angle_tol: float = 1e-6
-    spread_tol: float = 1e-6
+    n_points: int = bounded(20, ge=1, le=100_000)
+    temperature: float = bounded(1.0, gt=0)
+    angle_tol: float = bounded(1e-6, gt=0)
+    spread_tol: float = bounded(1e-6, gt=0)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.entries not in ('paper', 'quick'):
+            raise UserInputError(f"entries must be 'paper' or 'quick', got {self.entries!r}")
 
 
 PRESETS = {

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import (
     PAPER_TV_LENGTHS,
     PAPER_TV_LEVELS,
@@ -28,6 +29,7 @@ from implicitbias.data.synthetic import (
     total_variation,
 )
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments._paper1_linear import gd_closed_form, train_hadamard, train_vanilla
 from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
@@ -44,23 +46,30 @@ class Config:
     """Settings (paper values in ``PRESETS["paper"]``). Chain ``i`` uses data seed
     ``data_seed + i`` and init seed ``seed + i``."""
 
-    seed: int = 0
-    seeds: int = 8
-    data_seed: int = 0
-    levels: tuple[float, ...] = PAPER_TV_LEVELS
-    lengths: tuple[int, ...] = PAPER_TV_LENGTHS
-    n_meas: int = 60
-    label_noise: float = 0.1
-    vanilla_lr: float = 0.01
-    designed_lr: float = 1e-3
-    steps: int = 1_500_000
-    snapshot_step: int = 500_000
-    vanilla_std: float = 1e-4
-    designed_std: float = 0.3
+    seed: int = bounded(0, ge=0)
+    seeds: int = bounded(8, ge=1, le=100_000)
+    data_seed: int = bounded(0, ge=0)
+    levels: tuple[float, ...] = bounded(PAPER_TV_LEVELS, min_len=1)
+    lengths: tuple[int, ...] = bounded(PAPER_TV_LENGTHS, ge=1, le=10_000_000, min_len=1)
+    n_meas: int = bounded(60, ge=1, le=10_000_000)
+    label_noise: float = bounded(0.1, ge=0)
+    vanilla_lr: float = bounded(0.01, gt=0)
+    designed_lr: float = bounded(1e-3, gt=0)
+    steps: int = bounded(1_500_000, ge=1, le=MAX_STEPS)
+    snapshot_step: int = bounded(500_000, ge=0)
+    vanilla_std: float = bounded(1e-4, ge=0)
+    designed_std: float = bounded(0.3, ge=0)
     vanilla_closed_form: bool = True
-    log_every: int = 10_000
+    log_every: int = bounded(10_000, ge=1)
     device: str = "cpu"
-    threads: int = 1
+    threads: int = bounded(1, ge=0, le=4096)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if len(self.levels) != len(self.lengths):
+            raise UserInputError(f'levels ({len(self.levels)}) and lengths ({len(self.lengths)}) must have the same length')
+        if self.snapshot_step > self.steps or self.log_every > self.steps:
+            raise UserInputError(f'snapshot_step and log_every must be <= steps ({self.steps})')
 
 
 PRESETS: dict[str, Config] = {

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.dynamics import toys
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.errors import UserInputError
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_gauge"
 TITLE = "Gauge selection: moment-map imbalance decays under SGD-like noise, diffuses under isotropic noise"
@@ -39,21 +41,26 @@ TITLE = "Gauge selection: moment-map imbalance decays under SGD-like noise, diff
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    coords: int = 2
-    chains: int = 64
-    steps: int = 3000
-    record_every: int = 10
-    lr: float = 0.01
-    a: float = 1.0
-    log_scale: float = 1.0
-    label_sigma: float = 2.0
-    batch: int = 1
-    temperature: float = 0.05
-    fact_steps: int = 3000
-    fact_sigma: float = 2.0
-    fact_lr: float = 0.01
-    rel_tol: float = 0.1
+    seed: int = bounded(0, ge=0)
+    coords: int = bounded(2, ge=1, le=1_000_000)
+    chains: int = bounded(64, ge=1, le=10_000_000)
+    steps: int = bounded(3000, ge=1, le=MAX_STEPS)
+    record_every: int = bounded(10, ge=1)
+    lr: float = bounded(0.01, gt=0)
+    a: float = bounded(1.0, gt=0)
+    log_scale: float = bounded(1.0, ge=0)
+    label_sigma: float = bounded(2.0, ge=0)
+    batch: int = bounded(1, ge=1, le=1_000_000)
+    temperature: float = bounded(0.05, gt=0)
+    fact_steps: int = bounded(3000, ge=1, le=MAX_STEPS)
+    fact_sigma: float = bounded(2.0, ge=0)
+    fact_lr: float = bounded(0.01, gt=0)
+    rel_tol: float = bounded(0.1, gt=0)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.record_every > min(self.steps, self.fact_steps):
+            raise UserInputError('record_every must be <= steps and fact_steps')
 
 
 PRESETS = {
@@ -99,8 +106,9 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
         sim = toys.diag_simulator(dyn, d, 2, a=cfg.a, lr=cfg.lr, temperature=cfg.temperature,
                                   label_sigma=cfg.label_sigma, batch=cfg.batch, record_every=k)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"gauge_{dyn}")
-        chi = res.records["chi"][:, :, 0, :].numpy()  # (R, C, d)
-        w = res.records["w"].numpy()
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        chi = recs["chi"][:, :, 0, :].numpy()  # (R, C, d)
+        w = recs["w"].numpy()
         steps = res.steps.numpy().astype(float)
         curves[dyn] = (steps, chi)
         if dyn != "isotropic":
@@ -155,7 +163,8 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
         sim = toys.factorization_simulator(dyn, 2, 2, 2, A=A, lr=cfg.fact_lr, temperature=cfg.temperature,
                                            label_sigma=cfg.fact_sigma, record_every=k)
         res = sim.run(th0, cfg.fact_steps, seed=cfg.seed, run_dir=run_dir, name=f"gauge_fact_{dyn}")
-        Q = res.records["imbalance"].numpy()  # (R, C, 2, 2)
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        Q = recs["imbalance"].numpy()  # (R, C, 2, 2)
         steps = res.steps.numpy().astype(float)
         mq = np.linalg.norm(Q.mean(axis=1), axis=(1, 2))
         curves[f"fact_{dyn}"] = (steps, mq)

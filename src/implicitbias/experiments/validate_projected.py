@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.dynamics import rules as R
 from implicitbias.dynamics import stats as S
 from implicitbias.dynamics.simulator import Simulator
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.errors import UserInputError
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_projected"
 TITLE = "Menon–Stromme–Vacher: projected noise vs isotropic noise + −T∇log vol drift (SO(d) on R^d)"
@@ -33,16 +35,21 @@ TITLE = "Menon–Stromme–Vacher: projected noise vs isotropic noise + −T∇l
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    dims: tuple[int, ...] = (2, 3)
-    chains: int = 128
-    steps: int = 2500
-    burn_in: int = 500
-    record_every: int = 10
-    lr: float = 0.01
-    temperature: float = 0.05
-    ks_target: float = 0.05
-    min_separation: float = 0.05
+    seed: int = bounded(0, ge=0)
+    dims: tuple[int, ...] = bounded((2, 3), ge=2, le=1000, min_len=1)
+    chains: int = bounded(128, ge=1, le=10_000_000)
+    steps: int = bounded(2500, ge=1, le=MAX_STEPS)
+    burn_in: int = bounded(500, ge=0)
+    record_every: int = bounded(10, ge=1)
+    lr: float = bounded(0.01, gt=0)
+    temperature: float = bounded(0.05, gt=0)
+    ks_target: float = bounded(0.05, gt=0, le=1)
+    min_separation: float = bounded(0.05, ge=0)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.burn_in >= self.steps or self.record_every > self.steps - self.burn_in:
+            raise UserInputError(f'need burn_in < steps and record_every <= steps - burn_in (steps {self.steps}, burn_in {self.burn_in})')
 
 
 PRESETS = {
@@ -99,8 +106,9 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
             progress(j * 3 + i, 3 * len(cfg.dims), f"MSV d={d} {kind}")
             res = _sim(kind, d, cfg).run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir,
                                          name=f"msv_d{d}_{kind.replace('+', '_')}")
+            recs = finite_records(ID, res)  # diverged chains reported and excluded
             first = cfg.burn_in // cfg.record_every + 1
-            R_ = res.records["r"][first:].numpy()
+            R_ = recs["r"][first:].numpy()
             samples[(d, kind)] = R_.ravel()
             metrics[f"d{d}/{kind}/ess"] = S.effective_sample_size(R_)
         lossr = 0.25 * (grid**2 - 1) ** 2 / cfg.temperature

@@ -29,10 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.dynamics import stats as S
 from implicitbias.dynamics import theory as TH
 from implicitbias.dynamics import toys
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.errors import UserInputError
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_stationary"
 TITLE = "Stationary predictor densities vs theory (isotropic / projected / label-noise / minibatch)"
@@ -42,26 +44,33 @@ TITLE = "Stationary predictor densities vs theory (isotropic / projected / label
 class Config:
     """Settings (time step ``lr`` = η; label-noise/minibatch temperature scale η σ²)."""
 
-    seed: int = 0
-    depths: tuple[int, ...] = (2, 3)
-    dynamics: tuple[str, ...] = ("isotropic", "projected", "label_noise", "minibatch")
-    coords: int = 4
-    chains: int = 64
-    steps: int = 2500
-    burn_in: int = 700
-    record_every: int = 10
-    lr: float = 2e-3
-    a: float = 1.0
-    temperature: float = 0.1
-    weight_decay: float = 0.2
-    label_sigma: float = 7.0
-    batch: int = 1
-    w_lo: float = 0.05
-    w_hi: float = 3.0
-    slice_eps: float = 0.1
-    ks_target: float = 0.05
-    ks_slice_target: float = 0.1
-    min_ess: float = 0.0
+    seed: int = bounded(0, ge=0)
+    depths: tuple[int, ...] = bounded((2, 3), ge=1, le=100, min_len=1)
+    dynamics: tuple[str, ...] = bounded(("isotropic", "projected", "label_noise", "minibatch"), min_len=1)
+    coords: int = bounded(4, ge=1, le=1_000_000)
+    chains: int = bounded(64, ge=1, le=10_000_000)
+    steps: int = bounded(2500, ge=1, le=MAX_STEPS)
+    burn_in: int = bounded(700, ge=0)
+    record_every: int = bounded(10, ge=1)
+    lr: float = bounded(2e-3, gt=0)
+    a: float = bounded(1.0, gt=0)
+    temperature: float = bounded(0.1, gt=0)
+    weight_decay: float = bounded(0.2, ge=0)
+    label_sigma: float = bounded(7.0, ge=0)
+    batch: int = bounded(1, ge=1, le=1_000_000)
+    w_lo: float = bounded(0.05, gt=0)
+    w_hi: float = bounded(3.0, gt=0)
+    slice_eps: float = bounded(0.1, gt=0)
+    ks_target: float = bounded(0.05, gt=0, le=1)
+    ks_slice_target: float = bounded(0.1, gt=0, le=1)
+    min_ess: float = bounded(0.0, ge=0)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.burn_in >= self.steps or self.record_every > self.steps - self.burn_in:
+            raise UserInputError(f'need burn_in < steps and record_every <= steps - burn_in (steps {self.steps}, burn_in {self.burn_in})')
+        if not self.w_lo < self.w_hi:
+            raise UserInputError(f'need w_lo < w_hi, got {self.w_lo} >= {self.w_hi}')
 
 
 PRESETS = {
@@ -139,17 +148,18 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
             label_sigma=cfg.label_sigma, batch=cfg.batch, record_every=cfg.record_every)
         theta0 = toys.diag_balanced_init(cfg.chains, cfg.coords, depth, cfg.a)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"sim_L{depth}_{dyn}")
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
         first = cfg.burn_in // cfg.record_every + 1
-        W = res.records["w"][first:].reshape(-1, cfg.chains * cfg.coords).numpy()
+        W = recs["w"][first:].reshape(recs["w"].shape[0] - first, -1).numpy()
         w = W.ravel()
         ess = S.effective_sample_size(W)
         row = _analyse(cfg, dyn, depth, w, g)
         row["ess"] = ess
         row["n"] = int(w.size)
         row["frozen"] = int(res.frozen.sum())
-        row["mean_abs_imbalance"] = float(res.records["chi"][-1].abs().mean())
+        row["mean_abs_imbalance"] = float(recs["chi"][-1].abs().mean())
         if dyn == "isotropic" and depth == 2:
-            chi = res.records["chi"][first:, :, 0, :].reshape(-1).numpy()
+            chi = recs["chi"][first:, :, 0, :].reshape(-1).numpy()
             sel = w[np.abs(chi) < cfg.slice_eps]
             lp = TH.slice_conditioned_wd(g, cfg.a, cfg.temperature, cfg.weight_decay)
             row["slice_conditioned"] = {"ks": S.ks_to_density(sel, g, lp), "kl": S.kl_hist_to_density(sel, g, lp),

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 
 from implicitbias import dynamics as dyn
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.config import MAX_STEPS, bounded
+from implicitbias.errors import UserInputError
+from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
 
 ID = "validate_temperature"
 TITLE = "Temperature scaling of the sparsity bias: hadamard(d=20) sparse regression vs η/B"
@@ -29,18 +31,23 @@ TITLE = "Temperature scaling of the sparsity bias: hadamard(d=20) sparse regress
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
-    d: int = 20
-    n: int = 10
-    support: tuple[float, ...] = (1.0, 0.8, 0.6)
-    lrs: tuple[float, ...] = (0.005, 0.01, 0.02, 0.04, 0.08)
-    label_sigma: float = 1.0
-    init: float = 1.0
-    chains: int = 16
-    steps: int = 3000
-    record_every: int = 50
-    tail: float = 0.2
-    threshold: float = 0.05
+    seed: int = bounded(0, ge=0)
+    d: int = bounded(20, ge=1, le=1_000_000)
+    n: int = bounded(10, ge=1, le=1_000_000)
+    support: tuple[float, ...] = bounded((1.0, 0.8, 0.6), min_len=1)
+    lrs: tuple[float, ...] = bounded((0.005, 0.01, 0.02, 0.04, 0.08), gt=0, min_len=1)
+    label_sigma: float = bounded(1.0, ge=0)
+    init: float = bounded(1.0, gt=0)
+    chains: int = bounded(16, ge=1, le=10_000_000)
+    steps: int = bounded(3000, ge=1, le=MAX_STEPS)
+    record_every: int = bounded(50, ge=1)
+    tail: float = bounded(0.2, gt=0, le=1)
+    threshold: float = bounded(0.05, ge=0)
+
+    def validate(self) -> None:
+        """Cross-field checks (called when a config is read from ``--set`` or JSON)."""
+        if self.record_every > self.steps:
+            raise UserInputError(f'record_every ({self.record_every}) must be <= steps ({self.steps})')
 
 
 PRESETS = {
@@ -84,12 +91,13 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
                             record_every=cfg.record_every, batched_loss=True, batched_observables=True)
         theta0 = torch.full((cfg.chains, 2 * cfg.d), cfg.init, dtype=torch.float64)
         res = sim.run(theta0, cfg.steps, seed=cfg.seed, run_dir=run_dir, name=f"temp_lr{lr:g}")
-        R = res.records["w"].shape[0]
-        W = res.records["w"][R - max(1, int(cfg.tail * R)):]  # (r, C, d)
+        recs = finite_records(ID, res)  # diverged chains reported and excluded
+        R = recs["w"].shape[0]
+        W = recs["w"][R - max(1, int(cfg.tail * R)):]  # (r, C, d)
         h = hoyer(W).mean(0).numpy()
         f = (W.abs() < cfg.threshold).double().mean(-1).mean(0).numpy()
         err = (W - w_star).norm(dim=-1).mean(0).numpy()
-        loss_tail = torch.nanmean(res.records["loss"][R - max(1, int(cfg.tail * R)):]).item()
+        loss_tail = torch.nanmean(recs["loss"][R - max(1, int(cfg.tail * R)):]).item()
         rows.append({"lr": lr, "lr_over_B": lr / cfg.n, "T_nominal": lr * cfg.label_sigma**2 / (2 * cfg.n),
                      "hoyer_mean": float(h.mean()), "hoyer_sd": float(h.std(ddof=1)),
                      "frac_small_mean": float(f.mean()), "frac_small_sd": float(f.std(ddof=1)),

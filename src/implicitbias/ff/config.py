@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from implicitbias.config import bounded
 from implicitbias.errors import UserInputError
 
 __all__ = ["FFConfig", "PRESETS", "HPARAMS", "get_preset", "resolve_config", "ALGOS"]
@@ -79,40 +80,40 @@ class FFConfig:
     dataset: str = "mnist"
     normalization: Literal["paper", "proper", "unit"] = "paper"
     algo: Algo = "ff"
-    hidden: tuple[int, ...] = (1000, 1000, 1000)
-    seed: int = 0
-    epochs: int | None = None
-    lr: float | None = None
-    batch_size: int | None = None
+    hidden: tuple[int, ...] = bounded((1000, 1000, 1000), ge=1, le=10**9, max_len=64)
+    seed: int = bounded(0, ge=0)
+    epochs: int | None = bounded(None, ge=1, le=1_000_000)
+    lr: float | None = bounded(None, gt=0)
+    batch_size: int | None = bounded(None, ge=1, le=10_000_000)
     hparams: str = "tosato_mnist"
     embed: Literal["auto", "first_pixels", "first_row_all_channels", "one_hot_concat"] = "auto"
     label_value: Literal["batch_max", "constant"] = "batch_max"
-    label_constant: float = 1.0
+    label_constant: float = bounded(1.0, gt=0)
     negatives: Literal["fixed", "resample", "hard", "hybrid"] = "fixed"
-    hybrid_blur_steps: int = 6
+    hybrid_blur_steps: int = bounded(6, ge=0, le=1000)
     goodness: Literal["l2", "sumsq", "meansq", "l1", "linf"] = "l2"
-    threshold: float = 3.0
+    threshold: float = bounded(3.0, ge=0)
     threshold_per_unit: bool = False
     loss: Literal["softplus", "symba"] = "softplus"
-    symba_alpha: float = 4.0
+    symba_alpha: float = bounded(4.0, gt=0)
     layer_norm: Literal["l2", "rms", "none"] = "l2"
-    norm_eps: float = 1e-12
-    peer_norm: float = 0.0
-    peer_momentum: float = 0.9
+    norm_eps: float = bounded(1e-12, gt=0, le=1)
+    peer_norm: float = bounded(0.0, ge=0)
+    peer_momentum: float = bounded(0.9, ge=0, lt=1)
     eval_rule: Literal["softmax_sum", "goodness_sum", "probe"] = "softmax_sum"
     eval_skip_first: bool = False
     optimizer: Literal["adam", "sgd"] = "adam"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    momentum: float = bounded(0.9, ge=0, lt=1)
+    weight_decay: float = bounded(0.0, ge=0)
     lr_schedule: Literal["constant", "linear_cooldown"] = "constant"
-    l1_activity: float = 0.0
-    exclude_classes: tuple[int, ...] = ()
-    eval_every: int = 0
-    eval_subset: int = 2000
-    probe_lr: float = 1e-3
+    l1_activity: float = bounded(0.0, ge=0)
+    exclude_classes: tuple[int, ...] = bounded((), ge=0)
+    eval_every: int = bounded(0, ge=0)
+    eval_subset: int = bounded(2000, ge=0)
+    probe_lr: float = bounded(1e-3, gt=0)
     data: str = ""
     label_column: str = ""
-    test_fraction: float = 0.2
+    test_fraction: float = bounded(0.2, gt=0, lt=1)
 
 
 #: Per-algo (lr, epochs, batch_size) defaults. Tosato: §3.8 of the reference.
@@ -166,8 +167,8 @@ def resolve_config(cfg: FFConfig) -> FFConfig:
 def _validate(out: FFConfig) -> FFConfig:
     if not out.hidden or min(out.hidden) < 1:
         raise UserInputError("hidden must list at least one positive width")
-    if out.epochs < 0 or out.batch_size < 1 or out.lr <= 0:  # type: ignore[operator]
-        raise UserInputError("epochs must be >= 0, batch_size >= 1 and lr > 0")
+    if out.epochs < 1 or out.batch_size < 1 or not out.lr > 0:  # type: ignore[operator]
+        raise UserInputError("epochs must be >= 1, batch_size >= 1 and lr > 0")
     if out.negatives == "hard" and out.algo in ("ff", "bp"):
         raise UserInputError("negatives=hard needs algo ff-simultaneous, bpff or bpff-perlayer")
     if out.negatives == "hybrid" and out.algo in ("ff", "bp"):

@@ -27,14 +27,16 @@ import torch
 
 from implicitbias.config import to_dict
 from implicitbias.device import resolve_device
+from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.rundata import RunData, load_run_data, prepare
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
+from implicitbias.runs.rundir import check_out_dir, run_path
 
-__all__ = ["train_run", "build_trainer", "save_representations"]
+__all__ = ["train_run", "build_trainer", "save_representations", "memory_estimate"]
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
@@ -51,6 +53,39 @@ def build_trainer(
     d = data if data is not None else load_run_data(cfg, data_dir)
     tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
     return tr, d.x_test.to(device), d.y_test.to(device)
+
+
+def memory_estimate(cfg: FFConfig, data: RunData) -> float:
+    """Rough peak bytes of a resolved config on loaded ``data``: weights + grads + 2 optimiser
+    moments (float32), a batch of activations, greedy FF's train-set layer cache and the
+    float16 representations of the test set (3 label conditions); the data is already in memory."""
+    n_tr, n_te = len(data.y_train), len(data.y_test)
+    d_in = data.shape[0] * data.shape[1] * data.shape[2]
+    dims = [d_in + len(data.classes), *cfg.hidden]
+    params = sum((a + 1) * b for a, b in zip(dims[:-1], dims[1:], strict=False))
+    acts = 8 * int(cfg.batch_size or 1) * sum(cfg.hidden) * 4
+    cache = n_tr * max(dims[:-1]) * 4 if cfg.algo == "ff" else 0  # inputs of the layer being trained
+    reps = 3 * n_te * sum(cfg.hidden) * 2
+    return float(16 * params + acts + cache + reps)
+
+
+def _restore(tr: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any], E: int, run: RunDir) -> tuple[int, int, float]:
+    """Load a checkpoint into ``tr``; ``(phase, start_epoch, train_time)``. Bad files -> UserInputError."""
+    try:
+        phase, start_epoch, train_time = int(meta["phase"]), int(meta["epoch"]), float(meta.get("train_time_s", 0.0))
+        if not (0 <= phase < tr.phases and 0 <= start_epoch <= E):
+            raise ValueError(f"phase {phase} / epoch {start_epoch} outside this config's {tr.phases} x {E}")
+        if start_epoch >= E and phase + 1 < tr.phases:  # the checkpoint closed a greedy phase
+            phase, start_epoch = phase + 1, 0
+            tr.load_state(tensors, phase, restore_opt=False)
+        else:
+            tr.load_state(tensors, phase)
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as e:
+        raise UserInputError(
+            f"checkpoint in {run.path} does not fit this config ({type(e).__name__}: "
+            f"{' '.join(str(e).split())[:120]}); rerun without --resume to start afresh"
+        ) from None
+    return phase, start_epoch, train_time
 
 
 @torch.inference_mode()
@@ -103,31 +138,38 @@ def train_run(
     """
     cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
+    from implicitbias.resources import check_fits
+
     dev = resolve_device(device)
-    run = RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force)
-    if run.is_complete:
-        return run
+    check_out_dir(out_root)
+    if not force and RunDir(run_path(out_root, f"ff/{cfg.algo}", cfg), f"ff/{cfg.algo}").is_complete:
+        return RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
     t_start = time.perf_counter()
+    data = load_run_data(cfg, data_dir, user)  # data errors surface before anything is written
+    check_fits(memory_estimate(cfg, data), f"ff train ({cfg.data or cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
+    built = build_trainer(cfg, dev, data_dir, callbacks, data)
+    with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
+        if not run.is_complete:
+            _train(cfg, run, built, data, resume, progress, t_start)
+    return run
+
+
+def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], data: RunData,
+           resume: bool, progress: ProgressFn | None, t_start: float) -> None:
+    """The body of :func:`train_run` (the run directory is open and locked)."""
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
-    data = load_run_data(cfg, data_dir, user)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks, data)
-    run.write_env(seed=cfg.seed, device=str(dev))
+    tr, x_te, y_te = built
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
     phase, start_epoch, train_time = 0, 0, 0.0
     if ckpt is not None:
-        tensors, meta = ckpt
-        phase, start_epoch, train_time = int(meta["phase"]), int(meta["epoch"]), float(meta.get("train_time_s", 0.0))
-        if start_epoch >= E and phase + 1 < tr.phases:  # the checkpoint closed a greedy phase
-            phase, start_epoch = phase + 1, 0
-            tr.load_state(tensors, phase, restore_opt=False)
-        else:
-            tr.load_state(tensors, phase)
+        phase, start_epoch, train_time = _restore(tr, *ckpt, E, run)
     else:
         tr.start_phase(0)
+    run.write_env(seed=cfg.seed, device=str(tr.device))
     logger = run.logger()
     sub = slice(0, cfg.eval_subset) if cfg.eval_subset > 0 else slice(None)
     try:
@@ -186,4 +228,3 @@ def train_run(
     run.write_json("summary", summary)
     (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
     run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})
-    return run

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from implicitbias.config import bounded
 from implicitbias.errors import UserInputError
 
 __all__ = ["Executor", "InlineExecutor", "LocalExecutor", "DaskExecutor", "ClusterConfig", "make_executor"]
@@ -94,10 +97,10 @@ class ClusterConfig:
     """
 
     queue: str = "regular"
-    cores: int = 4
+    cores: int = bounded(4, ge=1, le=100_000)
     memory: str = "8GB"
     walltime: str = "01:00:00"
-    jobs: int = 4
+    jobs: int = bounded(4, ge=1, le=100_000)
     account: str | None = None
     job_extra: tuple[str, ...] = field(default_factory=tuple)
     local_directory: str | None = None
@@ -158,7 +161,7 @@ class DaskExecutor:
 
         futures = {}
         for i, (fn, kw) in enumerate(tasks):
-            fut = self.client.submit(fn, **kw, pure=False, retries=self.retries, key=f"task-{i}-{id(self)}")
+            fut = self.client.submit(fn, **kw, pure=False, retries=self.retries, key=f"task-{i}-{uuid.uuid4().hex}")
             futures[fut] = i
         for fut in dask_completed(list(futures)):
             i = futures[fut]
@@ -173,6 +176,15 @@ class DaskExecutor:
             self._cluster.close()
 
 
+_ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://[^\s/:]+(:\d{1,5})?/?$")
+
+
+def check_address(address: str) -> None:
+    """Raise :class:`UserInputError` unless ``address`` looks like ``tcp://HOST:PORT``."""
+    if not _ADDRESS.match(address):
+        raise UserInputError(f"--dask-address {address!r} is not a scheduler address like tcp://HOST:PORT")
+
+
 def make_executor(
     kind: str = "local",
     workers: int = 2,
@@ -180,7 +192,13 @@ def make_executor(
     cluster: str | None = None,
     cluster_config: ClusterConfig | None = None,
 ) -> Executor:
-    """``inline`` | ``local`` | ``dask`` executor from CLI options."""
+    """``inline`` | ``local`` | ``dask`` executor from CLI options.
+
+    Raises:
+        UserInputError: unknown kind, ``workers < 1`` or a malformed ``address``.
+    """
+    if address is not None:
+        check_address(address)
     if kind == "inline":
         return InlineExecutor()
     if kind == "local":

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from implicitbias.config import override, to_dict
-from implicitbias.errors import UserInputError
+from implicitbias.errors import ResourceError, UserInputError
 
-__all__ = ["parse_grid", "parse_seeds", "expand_grid", "summarise", "write_summary_csv"]
+__all__ = ["parse_grid", "parse_seeds", "expand_grid", "summarise", "write_summary_csv", "MAX_RUNS"]
+
+#: Most runs one sweep may expand to (each run is a directory and a task).
+MAX_RUNS = 100_000
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
@@ -46,9 +49,16 @@ def parse_seeds(text: str) -> list[int]:
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
+                if len(out) + hi - lo + 1 > MAX_RUNS:
+                    raise ResourceError(
+                        f"--seeds {text!r} asks for {len(out) + hi - lo + 1:,} seeds, i.e. at least as many runs; "
+                        f"a sweep takes at most {MAX_RUNS:,} runs"
+                    )
                 out.extend(range(lo, hi + 1))
             elif part:
                 out.append(int(part))
+    except ResourceError:
+        raise
     except ValueError:
         raise UserInputError(f"--seeds {text!r}: use a range like 0-9 or a list like 0,3,5") from None
     if not out:
@@ -59,6 +69,12 @@ def parse_seeds(text: str) -> list[int]:
 def expand_grid(base: Any, grid: Mapping[str, Sequence[str]], seeds: Sequence[int] | None) -> list[tuple[dict[str, str], Any]]:
     """All (grid point, config) pairs; ``seed`` is set per seed when ``seeds`` is given."""
     keys = list(grid)
+    n_runs = math.prod(len(grid[k]) for k in keys) * (len(seeds) if seeds is not None else 1)
+    if n_runs > MAX_RUNS:
+        raise ResourceError(
+            f"this sweep would take {n_runs:,} runs ({' x '.join(str(len(grid[k])) for k in keys) or '1'} grid points"
+            f" x {len(seeds) if seeds is not None else 1} seeds); a sweep takes at most {MAX_RUNS:,} runs"
+        )
     fields = to_dict(base)
     if seeds is not None and "seed" not in fields:
         raise UserInputError("this experiment's config has no 'seed' setting to sweep")

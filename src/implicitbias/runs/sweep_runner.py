@@ -66,7 +66,7 @@ def run_sweep(
         outcome.statuses.append(res)
         if on_result:
             on_result(res)
-        if res["status"] == "failed":
+        if res["status"] in ("failed", "locked"):  # locked: another process is writing that run
             outcome.failed.append(res)
             continue
         run = RunDir(Path(res["path"]), experiment)
