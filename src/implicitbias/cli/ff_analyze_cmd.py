@@ -38,13 +38,13 @@ def analyze(
     from rich.console import Console
     from rich.table import Table
 
-    from implicitbias.analysis.ff_run import (
+    from implicitbias.analysis.geometry import linear_cka
+    from implicitbias.ff.analyze_run import (
         AnalysisOptions,
         analyze_run,
         load_representations,
         to_json,
     )
-    from implicitbias.analysis.geometry import linear_cka
     from implicitbias.runs.atomic import atomic_write_json
 
     if samples not in ("correct", "all"):
