@@ -25,6 +25,8 @@ from implicitbias.errors import UserInputError
 from implicitbias.ff.algorithms import Algorithm, make_algorithm
 from implicitbias.ff.config import FFConfig
 from implicitbias.ff.context import build_context
+from implicitbias.ff.core import FFNet
+from implicitbias.ff.embed import LabelEmbedding
 from implicitbias.ff.evaluate import evaluate_model
 from implicitbias.ff.negatives import Negatives, make_negatives
 from implicitbias.ff.optim import Optimizer
@@ -83,11 +85,11 @@ class Trainer:
 
     # ---- views of the context used by run.py ---------------------------------------------
     @property
-    def net(self) -> nn.Module:
+    def net(self) -> FFNet:
         return self.ctx.net
 
     @property
-    def emb(self):  # noqa: ANN201 - LabelEmbedding
+    def emb(self) -> LabelEmbedding:
         return self.ctx.emb
 
     @property
