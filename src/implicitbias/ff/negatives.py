@@ -61,14 +61,18 @@ class Negatives(Protocol):
         ...
 
 
-class _Labelled:
-    """Shared part of the label-based samplers: negatives = embed(image, wrong label)."""
-
-    supervised: ClassVar[bool] = True
+class _Sampler:
+    """Base of the samplers: the context and no fixed negative set."""
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
         self.fixed_pairs: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+class _Labelled(_Sampler):
+    """Shared part of the label-based samplers: negatives = embed(image, wrong label)."""
+
+    supervised: ClassVar[bool] = True
 
     def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
@@ -127,14 +131,10 @@ class HardNegatives(_Labelled):
         return NegativeBatch(self.ctx.emb.embed(xb, wrong), feats)
 
 
-class HybridNegatives:
+class HybridNegatives(_Sampler):
     """``hybrid``: masked mixtures of two images, no label (unsupervised)."""
 
     supervised: ClassVar[bool] = False
-
-    def __init__(self, ctx: TrainContext):
-        self.ctx = ctx
-        self.fixed_pairs: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         raise TypeError("hybrid negatives are not (image, label) pairs")

@@ -21,7 +21,7 @@ from implicitbias.ff.context import TrainContext
 from implicitbias.ff.core import ff_loss, goodness
 from implicitbias.ff.negatives import Negatives
 
-__all__ = ["Algorithm", "StepStats", "PeerNorm", "backward", "joint_batch", "ff_objective"]
+__all__ = ["Algorithm", "StepStats", "PeerNorm", "PeerAlgorithm", "OnePhase", "backward", "joint_batch", "ff_objective"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,42 @@ class PeerNorm:
 
     def load_state_tensors(self, t: dict[str, torch.Tensor]) -> None:
         self.running = [t[f"peer.{i}"].to(v.device) for i, v in enumerate(self.running)]
+
+
+class PeerAlgorithm:
+    """Base of the algorithms: the context, the negative sampler and the peer-mean state
+    (checkpointed as ``peer.{l}``; inactive when ``uses_peer`` is False or λ = 0)."""
+
+    uses_peer: ClassVar[bool] = True
+
+    def __init__(self, ctx: TrainContext, negatives: Negatives | None):
+        self.ctx, self.negatives = ctx, negatives
+        lam = ctx.cfg.peer_norm if self.uses_peer else 0.0
+        self.peer = PeerNorm(ctx.cfg.hidden, lam, ctx.cfg.peer_momentum, ctx.device)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.peer.state_tensors()
+
+    def load_state_tensors(self, t: dict[str, torch.Tensor]) -> None:
+        self.peer.load_state_tensors(t)
+
+
+class OnePhase(PeerAlgorithm):
+    """Base of the algorithms that train every parameter in a single phase."""
+
+    layerwise: ClassVar[bool] = False
+
+    def phases(self) -> int:
+        return 1
+
+    def params_of_phase(self, p: int) -> list[nn.Parameter]:
+        return list(self.ctx.net.parameters())
+
+    def start_phase(self, p: int) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
 
 
 def backward(loss: torch.Tensor, params: list[nn.Parameter]) -> None:

@@ -10,44 +10,25 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from implicitbias.ff.algorithms.base import StepStats, backward
+from implicitbias.ff.algorithms.base import OnePhase, StepStats, backward
 from implicitbias.ff.context import TrainContext
 from implicitbias.ff.negatives import Negatives
 
 __all__ = ["BP"]
 
 
-class BP:
+class BP(OnePhase):
     """Backprop with cross-entropy (see module docstring); stats are (CE, 0)."""
 
-    layerwise: ClassVar[bool] = False
+    uses_peer: ClassVar[bool] = False
     stat_names: ClassVar[tuple[str, ...]] = ("ce",)
     samples_per_example: ClassVar[int] = 1
 
     def __init__(self, ctx: TrainContext, negatives: Negatives | None = None):
         if ctx.net.head is None:
             raise ValueError("BP needs a network with a head")
-        self.ctx = ctx
-
-    def phases(self) -> int:
-        return 1
-
-    def params_of_phase(self, p: int) -> list[nn.Parameter]:
-        return list(self.ctx.net.parameters())
-
-    def start_phase(self, p: int) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state_tensors(self, t: dict[str, torch.Tensor]) -> None:
-        return None
+        super().__init__(ctx, negatives)
 
     def step(self, idx: torch.Tensor, g: torch.Generator) -> StepStats:
         ctx = self.ctx

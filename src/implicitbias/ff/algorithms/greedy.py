@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from implicitbias.ff.algorithms.base import PeerNorm, StepStats, backward
+from implicitbias.ff.algorithms.base import PeerAlgorithm, StepStats, backward
 from implicitbias.ff.algorithms.input_cache import InputCache
 from implicitbias.ff.context import TrainContext
 from implicitbias.ff.core import ff_loss, goodness, normalize_rows_
@@ -31,7 +31,7 @@ from implicitbias.ff.negatives import Negatives
 __all__ = ["GreedyFF"]
 
 
-class GreedyFF:
+class GreedyFF(PeerAlgorithm):
     """Greedy layer-by-layer FF (see module docstring).
 
     Attributes:
@@ -44,8 +44,8 @@ class GreedyFF:
     samples_per_example: ClassVar[int] = 2
 
     def __init__(self, ctx: TrainContext, negatives: Negatives):
-        self.ctx, self.negatives = ctx, negatives
-        self.peer = PeerNorm(ctx.cfg.hidden, ctx.cfg.peer_norm, ctx.cfg.peer_momentum, ctx.device)
+        super().__init__(ctx, negatives)
+        self.negatives: Negatives = negatives
         self.cache = InputCache(ctx, negatives.fixed_pairs)
         self.hand_written = True
         self.phase = -1
@@ -65,12 +65,6 @@ class GreedyFF:
     def release(self) -> None:
         self.cache.clear()
         self._bufs = {}
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        return self.peer.state_tensors()
-
-    def load_state_tensors(self, t: dict[str, torch.Tensor]) -> None:
-        self.peer.load_state_tensors(t)
 
     def _buf(self, name: str, rows: int, cols: int) -> torch.Tensor:
         """A reused ``(rows, cols)`` float32 workspace (first ``rows`` rows of a per-phase buffer).

@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import nn
 
-from implicitbias.ff.algorithms.base import PeerNorm, StepStats, backward, ff_objective, joint_batch
+from implicitbias.ff.algorithms.base import OnePhase, StepStats, backward, ff_objective, joint_batch
 from implicitbias.ff.context import TrainContext
 from implicitbias.ff.core import normalize_rows
 from implicitbias.ff.manual_grad import CLOSED_FORM_GOODNESS, goodness_and_dz_scale, peer_term
@@ -24,39 +23,19 @@ from implicitbias.ff.negatives import Negatives
 __all__ = ["SimultaneousFF"]
 
 
-class SimultaneousFF:
+class SimultaneousFF(OnePhase):
     """Simultaneous FF (see module docstring).
 
     Attributes:
         hand_written: use the closed-form step where it applies (False: always autograd).
     """
 
-    layerwise: ClassVar[bool] = False
     stat_names: ClassVar[tuple[str, ...]] = ("g_pos", "g_neg")
     samples_per_example: ClassVar[int] = 2
 
     def __init__(self, ctx: TrainContext, negatives: Negatives):
-        self.ctx, self.negatives = ctx, negatives
-        self.peer = PeerNorm(ctx.cfg.hidden, ctx.cfg.peer_norm, ctx.cfg.peer_momentum, ctx.device)
+        super().__init__(ctx, negatives)
         self.hand_written = True
-
-    def phases(self) -> int:
-        return 1
-
-    def params_of_phase(self, p: int) -> list[nn.Parameter]:
-        return list(self.ctx.net.parameters())
-
-    def start_phase(self, p: int) -> None:
-        return None
-
-    def release(self) -> None:
-        return None
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        return self.peer.state_tensors()
-
-    def load_state_tensors(self, t: dict[str, torch.Tensor]) -> None:
-        self.peer.load_state_tensors(t)
 
     def closed_form(self) -> bool:
         """Whether :meth:`step` uses the hand-written gradient."""
@@ -93,7 +72,7 @@ class SimultaneousFF:
         return StepStats(total, gsum[:B].mean(), gsum[B:].mean())
 
     def step(self, idx: torch.Tensor, g: torch.Generator) -> StepStats:
-        x = joint_batch(self.ctx, self.negatives, idx, g)
+        x = joint_batch(self.ctx, self.negatives, idx, g)  # type: ignore[arg-type]
         new_peer: dict[int, torch.Tensor] = {}
         if self.closed_form():
             stats = self.hand_written_grad(x, new_peer)
