@@ -138,7 +138,7 @@ def simultaneous_ratio(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[float,
     times = []
     for hand in (True, False):
         tr = Trainer(cfg, x[:n], y[:n], (1, 28, 28), 10, torch.device("cpu"))
-        tr.hand_written = hand
+        tr.algorithm.hand_written = hand  # type: ignore[attr-defined]
         tr.start_phase(0)
         t = time.perf_counter()
         tr.train_epoch(0)

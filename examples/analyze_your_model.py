@@ -32,7 +32,7 @@ from implicitbias.analysis.activations_file import (
     save_activations,
     summary_rows,
 )
-from implicitbias.analysis.ff_run import AnalysisOptions
+from implicitbias.analysis.representations import AnalysisOptions
 from implicitbias.data import dataset_info, load_dataset
 
 

@@ -122,7 +122,7 @@ def _planted(n: int = 300, h: int = 40, k: int = 4, seed: int = 0) -> Captured:
 
 
 def test_analyze_finds_planted_ensembles() -> None:
-    from implicitbias.analysis.ff_run import AnalysisOptions
+    from implicitbias.analysis.representations import AnalysisOptions
 
     res = analyze_activations(_planted(), AnalysisOptions(n_id=100, stat_test=False))
     assert res["layers"][0]["ensemble_sizes"] == [5, 5, 5, 5] and res["test_acc"] == 1.0

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from implicitbias.analysis.ff_run import (
+from implicitbias.errors import UserInputError
+from implicitbias.ff.analyze_run import (
     AnalysisOptions,
     analyze_run,
-    layer_input,
     load_representations,
     to_json,
 )
-from implicitbias.errors import UserInputError
 
 
 def fake_run(root: Path, seed: int = 0, n_per: int = 50, k: int = 4, h: int = 24) -> Path:
@@ -62,16 +61,37 @@ def test_load_and_analyze_fake_run(tmp_path: Path) -> None:
     json.dumps(to_json(res))  # JSON-safe after dropping private arrays
 
 
-def test_layer_input_matches_engine_normalisation() -> None:
-    import torch
+@pytest.mark.parametrize("norm", ["l2", "rms", "none"])
+def test_drive_input_is_the_engine_normalisation(tmp_path: Path, norm: str) -> None:
+    """Layer 2's drive is computed on N(h_1), written here in NumPy as an independent oracle."""
+    from safetensors.numpy import load_file
 
-    from implicitbias.ff.core import normalize_rows
+    from implicitbias.analysis.inhibition import drive_summary
 
-    h = np.abs(np.random.default_rng(1).normal(size=(7, 5)))
-    h[0] = 0.0
-    for mode in ("l2", "rms", "none"):
-        ref = normalize_rows(torch.tensor(h), mode, 1e-12).numpy()
-        np.testing.assert_allclose(layer_input(h, mode), ref, rtol=1e-12)
+    run = fake_run(tmp_path)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["config"]["layer_norm"] = norm
+    (run / "config.json").write_text(json.dumps(cfg))
+    res = analyze_run(run, AnalysisOptions(n_id=0, stat_test=False, controls=False))
+    reps = load_representations(run)
+    sel = reps.pred == reps.labels
+    h = reps.layers["true"][0][sel].astype(np.float64)
+    inp = {"l2": h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12),
+           "rms": h / (np.sqrt((h * h).mean(1, keepdims=True)) + 1e-12), "none": h}[norm]
+    w = load_file(str(run / "model.safetensors"))
+    ref = drive_summary(inp, w["layers.1.weight"], w["layers.1.bias"], reps.labels[sel], res["layers"][1]["_members"])
+    got, ref = to_json(res["layers"][1]["drive"]), to_json(ref)
+
+    def flat(d: dict, pre: str = "") -> dict:
+        out = {}
+        for k, x in d.items():
+            out.update(flat(x, f"{pre}{k}.") if isinstance(x, dict) else {f"{pre}{k}": x})
+        return out
+
+    got, ref = flat(got), flat(ref)
+    assert got.keys() == ref.keys() and len(ref) > 3
+    for k, v in ref.items():
+        np.testing.assert_allclose(np.asarray(got[k], dtype=float), np.asarray(v, dtype=float), rtol=1e-4, atol=1e-6, err_msg=k)
 
 
 def test_missing_run_is_user_error(tmp_path: Path) -> None:

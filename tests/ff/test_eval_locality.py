@@ -16,6 +16,8 @@ from implicitbias.ff import (
     predict,
     resolve_config,
 )
+from implicitbias.ff.algorithms.base import joint_batch
+from implicitbias.ff.algorithms.input_cache import InputCache
 from implicitbias.ff.core import FFNet
 from implicitbias.ff.embed import make_embedding
 from implicitbias.ff.trainer import Trainer
@@ -61,7 +63,7 @@ def test_greedy_ff_only_trains_its_layer():
     tr.start_phase(1)
     before = [p.detach().clone() for p in tr.net.parameters()]
     idx = torch.arange(64)
-    loss, _, _ = tr._loss_greedy(1, idx, tr.gen("x"), {})
+    loss, _ = tr.algorithm.autograd_loss(idx, tr.gen("x"), {})
     grads = torch.autograd.grad(loss, list(tr.net.parameters()), allow_unused=True)
     assert grads[0] is None and grads[1] is None  # layer 1 weight, bias: not in the graph
     assert grads[2] is not None and grads[2].abs().sum() > 0
@@ -77,14 +79,14 @@ def test_simultaneous_ff_gradients_are_local(algo, local):
     """Layer-1 gradient of the full loss equals the gradient of layer 1's own loss only
     (ff-simultaneous); with end-to-end BP (bpff-perlayer) it does not, so the check can fail."""
     tr = _digits_trainer(algo=algo, negatives="fixed")
-    tr.hand_written = False  # the autograd graph (the hand-written step is tested equal to it below)
     tr.start_phase(0)
     idx = torch.arange(64)
-    loss, _, _ = tr._loss_joint(idx, tr.gen("x"), {})
+    loss, _ = tr.algorithm.autograd_loss(joint_batch(tr.ctx, tr.negatives, idx, tr.gen("x")), {})
     w1 = tr.net.layers[0].weight
     g_full = torch.autograd.grad(loss, w1)[0]
-    x_pos = tr.emb.embed(tr.x[idx], tr.y[idx])
-    x_neg = tr.emb.embed(tr.x[tr.neg_img[idx]], tr.neg_lab[idx])
+    neg_img, neg_lab = tr.negatives.fixed_pairs
+    x_pos = tr.emb.embed(tr.ctx.x[idx], tr.ctx.y[idx])
+    x_neg = tr.emb.embed(tr.ctx.x[neg_img[idx]], neg_lab[idx])
     h1 = tr.net.layer(0, torch.cat([x_pos, x_neg]))
     g1 = goodness(h1, "l2")
     own = torch.autograd.grad(ff_loss(g1[:64], g1[64:], 3.0), w1)[0]
@@ -93,22 +95,24 @@ def test_simultaneous_ff_gradients_are_local(algo, local):
 
 def test_negatives_never_true_label_and_respect_exclusions():
     tr = _digits_trainer(algo="ff", exclude_classes=(9,))
-    assert int((tr.y == 9).sum()) == 0 and tr.N == int(tr.neg_img.numel())
-    assert bool((tr.neg_lab != tr.y[tr.neg_img]).all()) and int((tr.neg_lab == 9).sum()) == 0
+    y = tr.ctx.y
+    neg_img, neg_lab = tr.negatives.fixed_pairs
+    assert int((y == 9).sum()) == 0 and tr.N == int(neg_img.numel())
+    assert bool((neg_lab != y[neg_img]).all()) and int((neg_lab == 9).sum()) == 0
     # fixed negatives are distinct (image, wrong label) pairs
-    pairs = tr.neg_img * 10 + tr.neg_lab
+    pairs = neg_img * 10 + neg_lab
     assert pairs.unique().numel() == pairs.numel()
-    w = tr._wrong_uniform(tr.y, tr.gen("w"))
-    assert bool((w != tr.y).all()) and int((w == 9).sum()) == 0
+    w = tr.ctx.wrong_uniform(y, tr.gen("w"))
+    assert bool((w != y).all()) and int((w == 9).sum()) == 0
 
 
 def test_hard_negatives_never_true_label():
     tr = _digits_trainer(algo="ff-simultaneous", negatives="hard")
     with torch.no_grad():  # a predictor that puts almost all mass on the true label
-        tr.predictor.weight.zero_()
-        tr.predictor.bias.copy_(torch.tensor([50.0] + [0.0] * 9))
+        tr.ctx.predictor.linear.weight.zero_()
+        tr.ctx.predictor.linear.bias.copy_(torch.tensor([50.0] + [0.0] * 9))
     y = torch.zeros(500, dtype=torch.long)
-    wrong, _ = tr._hard_wrong(tr.x[:500], y, tr.gen("h"))
+    wrong, _ = tr.negatives.wrong_labels(tr.ctx.x[:500], y, tr.gen("h"))
     assert bool((wrong != 0).all())
     tr2 = dataclasses.replace(tr.cfg)
     assert tr2.negatives == "hard"
@@ -124,10 +128,11 @@ def test_hand_written_greedy_gradient_equals_autograd(kind, loss, negatives):
     tr.start_phase(1)
     idx = torch.arange(50)
     lin = tr.net.layers[1]
-    l_auto, gp_a, gn_a = tr._loss_greedy(1, idx, tr.gen("g"), {})
+    l_auto, st_a = tr.algorithm.autograd_loss(idx, tr.gen("g"), {})
     gw, gb = torch.autograd.grad(l_auto, [lin.weight, lin.bias])
-    l_man, gp_m, gn_m = tr._grad_greedy(1, idx, tr.gen("g"))
-    torch.testing.assert_close(l_man, l_auto.detach())
+    st_m = tr.algorithm.hand_written_step(idx, tr.gen("g"))
+    torch.testing.assert_close(st_m.loss, l_auto.detach())
+    torch.testing.assert_close((st_m.a, st_m.b), (st_a.a, st_a.b))
     torch.testing.assert_close(lin.weight.grad, gw, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(lin.bias.grad, gb, rtol=1e-4, atol=1e-7)
     assert gw.abs().sum() > 0
@@ -138,17 +143,21 @@ def test_cache_rebuilt_from_data_equals_cache_advanced(monkeypatch, norm, negati
     """Greedy FF's layer-3 input cache: rebuilt from the data (after a resume) == advanced from
     layer 2's cache, bit for bit, with several chunks and a ragged last chunk; == the plain
     reference N(ReLU(layer(...))) to rounding."""
-    monkeypatch.setattr(Trainer, "_CHUNK", 37)
+    monkeypatch.setattr(InputCache, "CHUNK", 37)
     g = torch.Generator().manual_seed(3)
     x, y = torch.rand(150, 64, generator=g), torch.randint(0, 10, (150,), generator=g)
     cfg = resolve_config(FFConfig(dataset="digits", hidden=(20, 16, 12), layer_norm=norm, negatives=negatives, epochs=1, lr=1e-2, batch_size=32))
     tr = Trainer(cfg, x, y, (1, 8, 8), 10, torch.device("cpu"))
-    advanced = tr._advance_cache(2, tr._build_cache(1))
-    rebuilt = tr._build_cache(2)
+    cache = tr.algorithm.cache
+    advanced = cache.advance(2, cache.build(1))
+    rebuilt = cache.build(2)
     for a, b in zip(advanced, rebuilt, strict=True):
         assert torch.equal(a, b)
-    ref = tr._frozen_input(2, tr.emb.embed(x, y))
+    ref = cache.frozen_input(2, tr.emb.embed(x, y))
     torch.testing.assert_close(rebuilt[0], ref)
+    if negatives == "fixed":
+        img, lab = tr.negatives.fixed_pairs
+        torch.testing.assert_close(rebuilt[1], cache.frozen_input(2, tr.emb.embed(x[img], lab)))
     assert rebuilt[1].shape[0] == (150 if negatives == "fixed" else 0)
 
 
@@ -166,17 +175,15 @@ def test_hand_written_simultaneous_gradient_equals_autograd(overrides):
     tr = _digits_trainer(algo="ff-simultaneous", **overrides)
     tr.start_phase(0)
     tr.train_epoch(0)  # move away from the initialisation (and fill the peer means)
-    idx = torch.arange(64)
+    x = joint_batch(tr.ctx, tr.negatives, torch.arange(64), tr.gen("g"))
     params = list(tr.net.parameters())
-    tr.hand_written = False
     peer_a: dict = {}
-    l_auto, gp_a, gn_a = tr._loss_joint(idx, tr.gen("g"), peer_a)
+    l_auto, st_a = tr.algorithm.autograd_loss(x, peer_a)
     grads = torch.autograd.grad(l_auto, params)
-    tr.hand_written = True
     peer_m: dict = {}
-    l_man, gp_m, gn_m = tr._loss_joint(idx, tr.gen("g"), peer_m)
-    torch.testing.assert_close(l_man, l_auto.detach())
-    torch.testing.assert_close((gp_m, gn_m), (gp_a, gn_a))
+    st_m = tr.algorithm.hand_written_grad(x, peer_m)
+    torch.testing.assert_close(st_m.loss, l_auto.detach())
+    torch.testing.assert_close((st_m.a, st_m.b), (st_a.a, st_a.b))
     for p, g in zip(params, grads, strict=True):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-7)
         assert g.abs().sum() > 0

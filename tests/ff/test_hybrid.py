@@ -9,7 +9,7 @@ import torch
 
 from implicitbias.errors import UserInputError
 from implicitbias.ff import get_preset, resolve_config, train_run
-from implicitbias.ff.negatives import blur_121, hybrid_images, hybrid_masks, hybrid_partners
+from implicitbias.ff.hybrid import blur_121, hybrid_images, hybrid_masks, hybrid_partners
 from implicitbias.ff.run import build_trainer
 from implicitbias.runs.atomic import load_tensors
 
@@ -115,8 +115,9 @@ def test_training_inputs_carry_no_label(algo, monkeypatch):
     )
     tr.start_phase(0)
     seen: list[torch.Tensor] = []
-    for name in ("_grad_joint", "forward_all"):
-        owner = tr if name == "_grad_joint" else tr.net
+    for owner, name in ((tr.algorithm, "hand_written_grad"), (tr.net, "forward_all")):
+        if not hasattr(owner, name):
+            continue
         real = getattr(owner, name)
 
         def spy(x, *a, _real=real, **k):
@@ -125,14 +126,14 @@ def test_training_inputs_carry_no_label(algo, monkeypatch):
 
         monkeypatch.setattr(owner, name, spy)
     B = 40
-    tr._loss_joint(torch.arange(B), tr.gen("epoch", 0, 0), {})
+    tr.algorithm.step(torch.arange(B), tr.gen("epoch", 0, 0))
     inp = [x for x in seen if x.shape[0] == 2 * B]
     assert inp, "the (positives, negatives) batch was not seen"
     slots = tr.emb.slots.reshape(-1)
     v = tr.emb.value / tr.emb.num_labels
     assert bool((inp[-1][:, slots] == v).all())  # identical, label-free slots on every row
     pos, neg = inp[-1][:B], inp[-1][B:]
-    torch.testing.assert_close(pos, tr.emb.neutral(tr.x[:B]))
+    torch.testing.assert_close(pos, tr.emb.neutral(tr.ctx.x[:B]))
     assert not torch.equal(pos, neg)
 
 

@@ -11,7 +11,8 @@ Usable on any network's activations:
 * :mod:`~implicitbias.analysis.zeroshot` — unseen-class ensemble statistics;
 * :mod:`~implicitbias.analysis.inhibition` — weight signs, excitatory / inhibitory drive;
 * :mod:`~implicitbias.analysis.geometry` — TwoNN intrinsic dimension, linear CKA;
-* :mod:`~implicitbias.analysis.ff_run` — the whole analysis of one FF-engine run directory;
+* :mod:`~implicitbias.analysis.representations` — every statistic of one network's activations
+  in one dict (FF run directories: :mod:`implicitbias.ff.analyze_run`);
 * :mod:`~implicitbias.analysis.capture` — any torch model's activations by forward hooks;
 * :mod:`~implicitbias.analysis.activations_file` — the activations file and its analysis.
 """

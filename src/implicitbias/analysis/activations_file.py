@@ -11,7 +11,7 @@ the layer names in network order), optional ``class_names`` (JSON list, label or
 ``description``. Every row is one input; all tensors share N.
 
 :func:`analyze_activations` runs the analysis of ``ff analyze`` on such arrays
-(:func:`implicitbias.analysis.ff_run.analyze_representations`): sparsity, ensembles, overlaps,
+(:func:`implicitbias.analysis.representations.analyze_representations`): sparsity, ensembles, overlaps,
 split-half stability, TwoNN, CKA between layers. The label controls (neutral / wrong label
 input) need a network that takes the label as input, so they are skipped with a note. Without
 ``pred`` every sample counts as correctly classified.
@@ -111,7 +111,11 @@ def load_activations(path: str | Path) -> tuple[Captured, dict[str, str]]:
 
 def analyze_activations(cap: Captured, opts: Any = None) -> dict[str, Any]:
     """The ``ff analyze`` statistics of captured activations (module docstring); JSON-safe via ``to_json``."""
-    from implicitbias.analysis.ff_run import AnalysisOptions, FFReps, analyze_representations
+    from implicitbias.analysis.representations import (
+        AnalysisOptions,
+        Representations,
+        analyze_representations,
+    )
 
     if cap.labels is None:
         raise UserInputError("the analysis needs labels")
@@ -119,7 +123,7 @@ def analyze_activations(cap: Captured, opts: Any = None) -> dict[str, Any]:
     o = AnalysisOptions(**{**o.__dict__, "controls": False})
     arrs = [np.asarray(a, dtype=np.float32) for a in cap.layers.values()]
     pred = cap.pred if cap.pred is not None else cap.labels
-    reps = FFReps(cap.labels, pred, {"true": arrs, "neutral": arrs, "wrong": arrs}, label_conditioned=False)
+    reps = Representations(cap.labels, pred, {"true": arrs, "neutral": arrs, "wrong": arrs}, label_conditioned=False)
     k = len(cap.class_names) if cap.class_names else None
     res = analyze_representations(reps, o, num_classes=k)
     res["layer_names"] = list(cap.layers)

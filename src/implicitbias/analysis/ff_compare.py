@@ -1,6 +1,6 @@
 """Cross-run comparisons: seed aggregation, cross-seed ensemble stability, overlap vs similarity.
 
-Inputs are the dicts of :func:`implicitbias.analysis.ff_run.analyze_representations`
+Inputs are the dicts of :func:`implicitbias.analysis.representations.analyze_representations`
 (one per run; their private ``_profile``/``_members`` arrays included).
 """
 

@@ -37,8 +37,8 @@ def analyze(
         load_activations,
         summary_rows,
     )
-    from implicitbias.analysis.ff_run import AnalysisOptions, to_json
     from implicitbias.analysis.geometry import linear_cka
+    from implicitbias.analysis.representations import AnalysisOptions, to_json
     from implicitbias.runs.atomic import atomic_write_json
 
     if samples not in ("correct", "all"):

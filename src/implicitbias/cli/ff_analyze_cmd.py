@@ -39,14 +39,14 @@ def analyze(
     from rich.console import Console
     from rich.table import Table
 
-    from implicitbias.analysis.ff_run import (
+    from implicitbias.analysis.geometry import linear_cka
+    from implicitbias.ff.analyze_run import (
         AnalysisOptions,
         analyze_run,
         check_representations,
         load_representations,
         to_json,
     )
-    from implicitbias.analysis.geometry import linear_cka
     from implicitbias.runs.atomic import atomic_write_json
 
     if samples not in ("correct", "all"):

@@ -48,11 +48,11 @@ from implicitbias.analysis.ff_compare import (
     per_class_hoyer,
     seed_values,
 )
-from implicitbias.analysis.ff_run import AnalysisOptions, analyze_run, load_representations, to_json
 from implicitbias.analysis.zeroshot import zero_shot_forms, zero_shot_stats
 from implicitbias.config import bounded
 from implicitbias.errors import UserInputError
 from implicitbias.experiments.base import Claim, ExperimentResult, Progress, mean_sd, no_progress
+from implicitbias.ff.analyze_run import AnalysisOptions, analyze_run, load_representations, to_json
 from implicitbias.runs import RunDir
 
 ID = "ff_representations"

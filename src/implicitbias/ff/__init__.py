@@ -6,10 +6,12 @@ all-label evaluation, presets and resumable run directories.
 >>> run.read_json("summary")["test_acc"]                    # doctest: +SKIP
 """
 
+from implicitbias.ff.algorithms import ALGORITHMS, Algorithm, StepStats
 from implicitbias.ff.config import ALGOS, HPARAMS, PRESETS, FFConfig, get_preset, resolve_config
 from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows
 from implicitbias.ff.embed import LabelEmbedding, make_embedding
 from implicitbias.ff.evaluate import label_goodness, label_goodness_separate, predict
+from implicitbias.ff.negatives import NEGATIVES, Negatives
 from implicitbias.ff.run import build_trainer, train_run
 from implicitbias.ff.trainer import Callback, Trainer, TrainingDiverged
 
@@ -24,6 +26,11 @@ __all__ = [
     "build_trainer",
     "Trainer",
     "Callback",
+    "ALGORITHMS",
+    "Algorithm",
+    "StepStats",
+    "NEGATIVES",
+    "Negatives",
     "TrainingDiverged",
     "FFNet",
     "ff_loss",

@@ -16,10 +16,16 @@ one (B, D)×(D, H) product plus K column additions instead of K products; layers
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import torch
 
 from implicitbias.ff.core import FFNet, goodness, norm_scale
 from implicitbias.ff.embed import LabelEmbedding
+
+if TYPE_CHECKING:
+    from implicitbias.ff.context import TrainContext
 
 __all__ = [
     "label_goodness",
@@ -27,6 +33,8 @@ __all__ = [
     "predict",
     "per_layer_predictions",
     "layer_activations",
+    "ridge_probe_accuracy",
+    "evaluate_model",
 ]
 
 
@@ -132,3 +140,73 @@ def ridge_probe_accuracy(
     A += lam * A.diagonal().mean() * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
     W = torch.linalg.solve(A, X.T @ Y)
     return float(((Xt @ W).argmax(1) == y_test).float().mean())
+
+
+def _ridge_per_layer(
+    ctx: TrainContext, embed: Callable[[torch.Tensor], torch.Tensor], hs_test: list[torch.Tensor], y: torch.Tensor
+) -> list[float]:
+    """Per-layer accuracy of ridge probes fitted on ≤ 10k training activities
+    ``net(embed(x_train))`` (subset from the stream ``"probe"``), scored on ``hs_test``."""
+    sub = torch.randperm(ctx.n, generator=ctx.gen("probe"), device=ctx.device)[:10000]
+    htr = ctx.net.forward_all(embed(ctx.x[sub]))
+    return [ridge_probe_accuracy(a, ctx.y[sub], b, y, ctx.num_classes) for a, b in zip(htr, hs_test, strict=True)]
+
+
+def _probe_predict(ctx: TrainContext, x: torch.Tensor, chunk: int = 2000) -> torch.Tensor:
+    """Labels ``(N,)`` from the softmax predictor on neutral-label activities, chunk by chunk."""
+    chunks = (ctx.emb.neutral(x[s : s + chunk]) for s in range(0, x.shape[0], chunk))
+    return ctx.predictor.predict(ctx.net, chunks)  # type: ignore[union-attr]
+
+
+@torch.inference_mode()
+def evaluate_model(
+    ctx: TrainContext, supervised: bool, x: torch.Tensor, y: torch.Tensor, layers: int | None = None, probe: bool = False
+) -> dict[str, Any]:
+    """Accuracy by the configured rule plus every other rule and per-layer accuracies.
+
+    Three kinds of run: BP (the network has a head: its logits; with ``probe`` per-layer ridge
+    probes), unsupervised FF (``supervised`` False, hybrid negatives: the jointly trained softmax
+    probe on neutral activities; with ``probe`` per-layer ridge probes) and label-scored FF (every
+    rule on G of :func:`label_goodness`, the softmax probe where one is trained).
+
+    Args:
+        ctx: the training context (network, embedding, predictor, training data for probes).
+        supervised: the run embeds labels.
+        x, y: evaluation images ``(N, D)`` (normalised, not embedded) and labels ``(N,)``.
+        layers: use only the first ``layers`` hidden layers (greedy FF mid-training).
+        probe: fit the per-layer ridge probes (BP and unsupervised runs).
+
+    Returns:
+        ``acc`` (configured rule), ``pred`` ``(N,)``, ``per_layer_acc`` and the ``acc_*`` of the
+        other rules; label-scored runs also ``goodness`` G ``(N, K, L)``.
+    """
+    cfg, net = ctx.cfg, ctx.net
+    if net.head is not None:
+        hs = net.forward_all(x)
+        pred = net.head(hs[-1]).argmax(1)
+        per_layer = _ridge_per_layer(ctx, lambda v: v, hs, y) if probe else []
+        return {"acc": float((pred == y).float().mean()), "pred": pred, "per_layer_acc": per_layer}
+    if not supervised:  # no label to score; probes on neutral activities
+        pred = _probe_predict(ctx, x)
+        per_layer = _ridge_per_layer(ctx, ctx.emb.neutral, net.forward_all(ctx.emb.neutral(x)), y) if probe else []
+        acc = float((pred == y).float().mean())
+        return {"acc": acc, "acc_probe": acc, "pred": pred, "per_layer_acc": per_layer}
+    G = label_goodness(net, ctx.emb, x, cfg.goodness)
+    if layers is not None:
+        G = G[:, :, :layers]
+    skip = ctx.skip if G.shape[2] > ctx.skip else 0
+    res: dict[str, Any] = {
+        "acc_softmax_sum": float((predict(G, "softmax_sum") == y).float().mean()),
+        "acc_goodness_sum": float((predict(G, "goodness_sum") == y).float().mean()),
+        "acc_goodness_sum_skip1": float((predict(G, "goodness_sum", skip=1) == y).float().mean()),
+        "per_layer_acc": [float(a) for a in (per_layer_predictions(G) == y).float().mean(1)],
+    }
+    probe_pred = _probe_predict(ctx, x) if ctx.predictor is not None else None
+    if probe_pred is not None:
+        res["acc_probe"] = float((probe_pred == y).float().mean())
+    if cfg.eval_rule == "probe":
+        pred = probe_pred
+    else:
+        pred = predict(G, cfg.eval_rule, skip=skip if cfg.eval_rule == "goodness_sum" else 0)
+    res.update(acc=float((pred == y).float().mean()), pred=pred, goodness=G)
+    return res

@@ -1,104 +1,163 @@
-"""Hybrid negatives of unsupervised Forward-Forward (Hinton 2022, §3.2; reference §2.4).
+"""Negative data of FF as strategies: one class per ``FFConfig.negatives`` value.
 
-A negative keeps the short-range statistics of real images but breaks their long-range
-shape: two different images are glued along the boundary of a random mask with large
-coherent regions,
+Every sampler implements :class:`Negatives`; :data:`NEGATIVES` maps the config value to the
+class and :func:`make_negatives` builds it once per run (no string branches in the loop).
 
-    x⁻ = m ⊙ x_a + (1 − m) ⊙ x_b,     m ∈ {0, 1}^{H×W} (shared by every channel).
-
-The mask is made from an i.i.d. fair bit image b⁽⁰⁾ ∈ {0, 1}^{H×W} by ``blur_steps`` rounds
-of the separable blur with the kernel k = [1/4, 1/2, 1/4],
-
-    b⁽ᵗ⁺¹⁾ = k ∗_rows (k ∗_cols b⁽ᵗ⁾),
-
-followed by the threshold m = [b⁽ᵀ⁾ > 1/2]. Border handling: **replicate** padding (the pixel
-outside the edge equals the edge pixel), so the blur preserves constants and the edge pixels
-are not pulled towards 0 (zero padding would bias the border towards x_b). Each blur step
-is computed as 1/4·left + 1/2·centre + 1/4·right (padded shifts, no convolution kernel), a
-fixed order of operations that gives the same bits on every device. The default of 6 steps
-gives regions of a few pixels to about a quarter of a 28×28 image; for tiny images
-(sklearn digits, 8×8) fewer steps keep both regions present more often.
+* ``fixed`` (Tosato): N (image, wrong label) pairs drawn once from the N·m combinations
+  (m = #seen classes − 1) without replacement, stream ``"fixed-negatives"``; never materialised.
+* ``resample`` (loeweX): the batch's own images with a fresh uniform wrong label each batch.
+* ``hard`` (Hinton): the batch's images with a wrong label drawn ∝ the softmax predictor's
+  probabilities p(k | x) (true and excluded labels masked, +1e-12 on the allowed ones).
+* ``hybrid`` (Hinton §3.2, unsupervised): m ⊙ x_a + (1 − m) ⊙ x_b for a random other image
+  x_b and a blurred random mask m (:mod:`implicitbias.ff.hybrid`); positives and negatives
+  carry the neutral label.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
 import torch
 
-from implicitbias.errors import UserInputError
+from implicitbias.ff.context import TrainContext
+from implicitbias.ff.hybrid import hybrid_images, hybrid_masks, hybrid_partners
+from implicitbias.seeding import torch_generator
 
-__all__ = ["blur_121", "hybrid_masks", "hybrid_images", "hybrid_partners"]
-
-
-def _blur_last(b: torch.Tensor) -> torch.Tensor:
-    """[1/4, 1/2, 1/4] along the last dimension with replicate padding (same shape)."""
-    p = torch.cat([b[..., :1], b, b[..., -1:]], dim=-1)
-    return 0.25 * p[..., :-2] + 0.5 * p[..., 1:-1] + 0.25 * p[..., 2:]
+__all__ = ["Negatives", "NegativeBatch", "FixedNegatives", "ResampledNegatives", "HardNegatives", "HybridNegatives", "NEGATIVES", "make_negatives"]
 
 
-def blur_121(b: torch.Tensor, steps: int) -> torch.Tensor:
-    """``steps`` separable blurs of ``(..., H, W)`` images, vertical then horizontal each step.
+@dataclass(frozen=True)
+class NegativeBatch:
+    """Negatives of one batch: embedded inputs ``x`` ``(B, dim_out)`` and, when the sampler
+    computed them, the predictor features ``(B, F)`` of the batch's neutral positives."""
 
-    Args:
-        b: float tensor ``(..., H, W)``.
-        steps: number of blur rounds (0 returns ``b`` unchanged).
+    x: torch.Tensor
+    features: torch.Tensor | None = None
 
-    Returns:
-        Tensor of ``b``'s shape; each round maps b ↦ k ∗_W (k ∗_H b) with k = [1/4, 1/2, 1/4]
-        and replicate padding.
+
+class Negatives(Protocol):
+    """A negative-data strategy.
+
+    Attributes:
+        supervised: labels are embedded (False: positives and negatives carry the neutral label).
+        fixed_pairs: ``(images, labels)`` ``(N,)`` of a negative set drawn once (cacheable by
+            greedy FF), or None.
     """
-    for _ in range(steps):
-        b = _blur_last(_blur_last(b.transpose(-1, -2)).transpose(-1, -2))
-    return b
+
+    supervised: bool
+    fixed_pairs: tuple[torch.Tensor, torch.Tensor] | None
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image indices, wrong labels) ``(B,)`` of the negatives of batch ``idx``."""
+        ...
+
+    def draw(self, idx: torch.Tensor, g: torch.Generator) -> NegativeBatch:
+        """The embedded negatives of batch ``idx``."""
+        ...
+
+    def positives(self, idx: torch.Tensor) -> torch.Tensor:
+        """The embedded positives ``(B, dim_out)`` of batch ``idx``."""
+        ...
 
 
-def hybrid_masks(
-    n: int,
-    shape: tuple[int, int, int],
-    blur_steps: int = 6,
-    generator: torch.Generator | None = None,
-    device: str | torch.device = "cpu",
-) -> torch.Tensor:
-    """``n`` flattened 0/1 masks with large coherent regions (see module docstring).
+class _Sampler:
+    """Base of the samplers: the context and no fixed negative set."""
 
-    Args:
-        n: number of masks (one per image).
-        shape: image shape ``(C, H, W)``; one spatial ``(H, W)`` mask is drawn per image and
-            repeated over the C channels.
-        blur_steps: rounds of the [1/4, 1/2, 1/4] blur before thresholding (Hinton: "repeatedly").
-        generator: the only source of randomness (must live on ``device``).
-        device: device of the result.
-
-    Returns:
-        float32 ``(n, C·H·W)`` of exact 0s and 1s, flattened channel-major like the data.
-    """
-    c, h, w = shape
-    if blur_steps < 0:
-        raise UserInputError(f"hybrid blur_steps must be >= 0, got {blur_steps}")
-    bits = torch.randint(0, 2, (n, h, w), generator=generator, device=device).float()
-    m = (blur_121(bits, blur_steps) > 0.5).float()  # (n, H, W)
-    return m.unsqueeze(1).expand(n, c, h, w).reshape(n, c * h * w)
+    def __init__(self, ctx: TrainContext):
+        self.ctx = ctx
+        self.fixed_pairs: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
-def hybrid_images(x_a: torch.Tensor, x_b: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Hybrids ``m ⊙ x_a + (1 − m) ⊙ x_b`` of ``(B, D)`` images with ``(B, D)`` 0/1 masks.
+class _Labelled(_Sampler):
+    """Shared part of the label-based samplers: negatives = embed(image, wrong label)."""
 
-    Computed as ``where(m > 0, x_a, x_b)`` so each pixel is exactly one of the two sources.
-    """
-    if x_a.shape != x_b.shape or masks.shape != x_a.shape:
-        raise UserInputError(
-            f"hybrid_images needs equal shapes, got {tuple(x_a.shape)}, {tuple(x_b.shape)}, {tuple(masks.shape)}"
-        )
-    return torch.where(masks > 0, x_a, x_b)
+    supervised: ClassVar[bool] = True
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def draw(self, idx: torch.Tensor, g: torch.Generator) -> NegativeBatch:
+        img, lab = self.pairs(idx, g)
+        return NegativeBatch(self.ctx.emb.embed(self.ctx.x[img], lab))
+
+    def positives(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.ctx.emb.embed(self.ctx.x[idx], self.ctx.y[idx])
 
 
-def hybrid_partners(
-    idx: torch.Tensor, n: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """For each index in ``idx`` a uniform random other index in ``[0, n)`` (never itself).
+class FixedNegatives(_Labelled):
+    """``fixed``: one (image, wrong label) pair per training image, drawn once."""
 
-    ``(idx + r) mod n`` with r uniform in ``{1, …, n − 1}``; needs n ≥ 2.
-    """
-    if n < 2:
-        raise UserInputError("hybrid negatives need at least two training images")
-    r = torch.randint(1, n, idx.shape, generator=generator, device=idx.device)
-    return (idx + r) % n
+    def __init__(self, ctx: TrainContext):
+        super().__init__(ctx)
+        m = ctx.wrong_table.shape[1]
+        combos = torch.randperm(ctx.n * m, generator=torch_generator(ctx.cfg.seed, "fixed-negatives"))[: ctx.n].to(ctx.device)
+        img = combos // m
+        self.fixed_pairs = (img, ctx.wrong_table[ctx.y[img], combos % m])
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        img, lab = self.fixed_pairs  # type: ignore[misc]
+        return img[idx], lab[idx]
+
+
+class ResampledNegatives(_Labelled):
+    """``resample``: the batch's images with fresh uniform wrong labels."""
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return idx, self.ctx.wrong_uniform(self.ctx.y[idx], g)
+
+
+class HardNegatives(_Labelled):
+    """``hard``: wrong labels ∝ the predictor's probabilities; also returns the features."""
+
+    def wrong_labels(self, xb: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Wrong labels ``(B,)`` (never the true or an excluded label) and the features ``(B, F)``."""
+        ctx = self.ctx
+        feats = ctx.predictor.features(ctx.net, ctx.emb.neutral(xb)).clone()  # type: ignore[union-attr]
+        with torch.no_grad():
+            p = ctx.predictor.probabilities(feats)  # type: ignore[union-attr]
+            allowed = torch.zeros_like(p, dtype=torch.bool)
+            allowed.scatter_(1, ctx.wrong_table[y], True)
+            p = torch.where(allowed, p + 1e-12, torch.zeros_like(p))
+            wrong = torch.multinomial(p, 1, generator=g).squeeze(1)
+        return wrong, feats
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return idx, self.wrong_labels(self.ctx.x[idx], self.ctx.y[idx], g)[0]
+
+    def draw(self, idx: torch.Tensor, g: torch.Generator) -> NegativeBatch:
+        xb = self.ctx.x[idx]
+        wrong, feats = self.wrong_labels(xb, self.ctx.y[idx], g)
+        return NegativeBatch(self.ctx.emb.embed(xb, wrong), feats)
+
+
+class HybridNegatives(_Sampler):
+    """``hybrid``: masked mixtures of two images, no label (unsupervised)."""
+
+    supervised: ClassVar[bool] = False
+
+    def pairs(self, idx: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        raise TypeError("hybrid negatives are not (image, label) pairs")
+
+    def draw(self, idx: torch.Tensor, g: torch.Generator) -> NegativeBatch:
+        ctx = self.ctx
+        partner = hybrid_partners(idx, ctx.n, g)
+        masks = hybrid_masks(idx.shape[0], ctx.shape, ctx.cfg.hybrid_blur_steps, g, ctx.device)
+        return NegativeBatch(ctx.emb.neutral(hybrid_images(ctx.x[idx], ctx.x[partner], masks)))
+
+    def positives(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.ctx.emb.neutral(self.ctx.x[idx])
+
+
+#: ``FFConfig.negatives`` → sampler class
+NEGATIVES: dict[str, type] = {
+    "fixed": FixedNegatives,
+    "resample": ResampledNegatives,
+    "hard": HardNegatives,
+    "hybrid": HybridNegatives,
+}
+
+
+def make_negatives(ctx: TrainContext) -> Negatives:
+    """The sampler of ``ctx.cfg.negatives``."""
+    return NEGATIVES[ctx.cfg.negatives](ctx)

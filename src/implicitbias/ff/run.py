@@ -181,7 +181,7 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
                 m = tr.train_epoch(e)
                 last = e + 1 == E
                 if last or (cfg.eval_every > 0 and (e + 1) % cfg.eval_every == 0):
-                    ev = tr.evaluate(x_te[sub], y_te[sub], layers=p + 1 if cfg.algo == "ff" else None)
+                    ev = tr.evaluate(x_te[sub], y_te[sub], layers=p + 1 if tr.algorithm.layerwise else None)
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
@@ -191,12 +191,12 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
                 logger.log(m, step=p * E + e + 1)
                 if progress is not None:
                     acc = f" acc {m['test_acc_subset']:.4f}" if "test_acc_subset" in m else ""
-                    where = f"layer {p + 1}/{tr.phases} " if cfg.algo == "ff" else ""
+                    where = f"layer {p + 1}/{tr.phases} " if tr.algorithm.layerwise else ""
                     progress(p * E + e + 1, total, f"{where}epoch {e + 1}/{E} loss {m['loss']:.4f}{acc} {m['samples_per_s']:.0f} samples/s")
     finally:
         logger.close()
     t_eval = time.perf_counter()
-    tr.cache = None  # greedy FF's layer-input cache is no longer needed
+    tr.release_training_buffers()  # greedy FF's layer-input cache is no longer needed
     res = tr.evaluate(x_te, y_te, probe=True)
     save_tensors(run.path / "model.safetensors", tr.net.state_dict())
     save_representations(tr, run, x_te, y_te, res)
@@ -207,13 +207,13 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         "train_time_s": train_time,
         "eval_time_s": time.perf_counter() - t_eval,
         "epochs": E,
-        "epochs_semantics": "per layer" if cfg.algo == "ff" else "global",
+        "epochs_semantics": "per layer" if tr.algorithm.layerwise else "global",
         "algo": cfg.algo,
         "dataset": cfg.dataset,
         "class_names": list(data.classes),
         "eval_rule": "logits" if tr.bp else cfg.eval_rule,
         "per_layer_rule": "ridge probe on <=10k train activities"
-        if tr.bp or cfg.negatives == "hybrid"
+        if tr.bp or not tr.negatives.supervised  # type: ignore[union-attr]
         else "argmax of the layer's goodness",
         "label_value": tr.emb.value,
         "n_train": tr.N,

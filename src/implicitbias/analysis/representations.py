@@ -1,22 +1,16 @@
-"""The whole representation analysis of one FF-engine run directory.
+"""The whole representation analysis of one network's activations (arrays only).
 
-A run directory written by :func:`implicitbias.ff.train_run` holds
-``representations.safetensors`` (``labels``, ``pred``, ``wrong_labels`` ``(N,)`` and
-``layer{l}.{true,neutral,wrong}`` ``(N, H)`` float16 test-set activations, l = 1..L; BP runs
-have no label input, so their conditions coincide), ``model.safetensors``
-(``layers.{i}.weight``/``bias``), ``summary.json`` and ``config.json``.
-
-:func:`analyze_representations` works on the arrays alone; :func:`analyze_run` adds the
-run's accuracy and the weight-sign statistics. Everything returned is JSON-safe.
+Input: a :class:`Representations` — test-set activations ``(N, H_l)`` per layer under the
+true / neutral / wrong label, true labels and predictions. :func:`analyze_representations`
+computes every per-layer statistic of :mod:`implicitbias.analysis` (sparsity, ensembles,
+overlaps, controls, stability, geometry) in one JSON-safe dict (after :func:`to_json`).
+Reading FF run directories is :mod:`implicitbias.ff.analyze_run`'s job.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,7 +29,6 @@ from implicitbias.analysis.ensembles import (
     specificity_stats,
 )
 from implicitbias.analysis.geometry import linear_cka, twonn_dimension
-from implicitbias.analysis.inhibition import drive_summary, weight_sign_stats
 from implicitbias.analysis.sparsity import (
     active_fraction,
     dead_unit_fraction,
@@ -44,111 +37,34 @@ from implicitbias.analysis.sparsity import (
     hoyer_per_unit,
     hoyer_summary,
 )
-from implicitbias.errors import DataError, UserInputError
 from implicitbias.seeding import numpy_generator
 
-__all__ = ["FFReps", "load_representations", "analyze_representations", "analyze_run", "AnalysisOptions"]
+__all__ = ["Representations", "AnalysisOptions", "analyze_representations", "ensemble_test_safe", "to_json", "CONDITIONS"]
 
 log = logging.getLogger(__name__)
 CONDITIONS = ("true", "neutral", "wrong")
 
 
 @dataclass
-class FFReps:
-    """Test-set representations of one run.
+class Representations:
+    """Activations of one network on a labelled set, per condition and layer.
 
     Attributes:
         labels, pred: ``(N,)`` int64 true and predicted classes.
-        layers: condition → list over layers of ``(N, H_l)`` float32 arrays.
-        summary: the run's ``summary.json`` (may be empty).
-        config: the run's config dict (may be empty).
+        layers: condition (``true``, ``neutral``, ``wrong``: the label given to the network) →
+            list over layers of ``(N, H_l)`` float32 arrays; networks that see no label have
+            the ``true`` arrays under every condition.
+        label_conditioned: the network's input carries a label (the controls are meaningful).
     """
 
     labels: np.ndarray
     pred: np.ndarray
     layers: dict[str, list[np.ndarray]]
-    summary: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
     label_conditioned: bool = True
 
     @property
     def num_layers(self) -> int:
         return len(self.layers["true"])
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    if not p.exists():
-        return {}
-    try:
-        d = json.loads(p.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{p} is unreadable ({type(e).__name__})") from None
-    if not isinstance(d, dict):
-        raise DataError(f"{p} does not hold a JSON object")
-    return d
-
-
-def _reps_file(run_path: str | Path) -> Path:
-    """``run_path/representations.safetensors``; UserInputError if the folder or file is missing."""
-    path = Path(run_path)
-    f = path / "representations.safetensors"
-    if not path.is_dir():
-        raise UserInputError(f"{path} is not a directory")
-    if not f.exists():
-        raise UserInputError(f"{path} has no representations.safetensors (not an FF run, or not finished)")
-    return f
-
-
-def check_representations(run_path: str | Path) -> None:
-    """Cheap check that a run folder holds a readable ``representations.safetensors``.
-
-    Reads only the header (safetensors checks that the data length matches it).
-
-    Raises:
-        UserInputError: the folder or the file is missing; DataError: it is truncated or corrupt.
-    """
-    from safetensors import safe_open
-
-    f = _reps_file(run_path)
-    try:
-        with safe_open(str(f), framework="numpy") as fh:
-            keys = set(fh.keys())
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
-        raise DataError(f"{f} is truncated or corrupt ({type(e).__name__}); rerun the training with --force") from None
-    if "labels" not in keys:
-        raise DataError(f"{f} has no 'labels' array")
-
-
-def load_representations(run_path: str | Path) -> FFReps:
-    """Load ``representations.safetensors`` (+ summary/config) from a run directory.
-
-    Raises:
-        UserInputError: the folder or the file is missing.
-        DataError: the file lacks the expected keys.
-    """
-    from safetensors.numpy import load_file
-
-    path = Path(run_path)
-    f = _reps_file(path)
-    try:
-        arrs = load_file(str(f))
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
-        raise DataError(f"{f} is truncated or corrupt ({type(e).__name__}); rerun the training with --force") from None
-    if "labels" not in arrs:
-        raise DataError(f"{f} has no 'labels' array")
-    layers: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}
-    idx = sorted({int(m.group(1)) for k in arrs if (m := re.fullmatch(r"layer(\d+)\.true", k))})
-    if not idx:
-        raise DataError(f"{f} has no layer<l>.true arrays")
-    for li in idx:
-        for c in CONDITIONS:
-            key = f"layer{li}.{c}"
-            layers[c].append(arrs[key if key in arrs else f"layer{li}.true"].astype(np.float32))
-    labels = arrs["labels"].astype(np.int64)
-    pred = arrs["pred"].astype(np.int64) if "pred" in arrs else labels.copy()
-    cfg = _read_json(path / "config.json")
-    conditioned = any(k.endswith(".neutral") for k in arrs)  # BP stores layer<l>.true only
-    return FFReps(labels, pred, layers, _read_json(path / "summary.json"), cfg.get("config", cfg), conditioned)
 
 
 @dataclass(frozen=True)
@@ -190,7 +106,7 @@ def _f(v: Any) -> Any:
     return v
 
 
-def analyze_representations(reps: FFReps, opts: AnalysisOptions | None = None, num_classes: int | None = None) -> dict[str, Any]:
+def analyze_representations(reps: Representations, opts: AnalysisOptions | None = None, num_classes: int | None = None) -> dict[str, Any]:
     """Per-layer statistics of one run's representations (JSON-safe dict).
 
     Returns:
@@ -283,48 +199,3 @@ def ensemble_test_safe(x: np.ndarray, y: np.ndarray, kk: int) -> tuple[np.ndarra
 def to_json(result: dict[str, Any]) -> dict[str, Any]:
     """Drop the private (``_``-prefixed) arrays and make the dict JSON-safe."""
     return _f(result)
-
-
-def analyze_run(run_path: str | Path, opts: AnalysisOptions | None = None) -> dict[str, Any]:
-    """:func:`analyze_representations` of a run directory + accuracy and weight-sign stats."""
-    from safetensors.numpy import load_file
-
-    path = Path(run_path)
-    reps = load_representations(path)
-    res = analyze_representations(reps, opts)
-    res["run"] = str(path)
-    res["algo"] = reps.config.get("algo")
-    res["dataset"] = reps.config.get("dataset")
-    res["seed"] = reps.config.get("seed")
-    res["test_acc"] = reps.summary.get("test_acc", res["accuracy_from_pred"])
-    res["per_layer_acc"] = reps.summary.get("per_layer_acc")
-    model = path / "model.safetensors"
-    if model.exists():
-        w = load_file(str(model))
-        o = opts or AnalysisOptions()
-        sel = reps.pred == reps.labels if o.samples == "correct" else np.ones(reps.labels.size, bool)
-        norm = "none" if res["algo"] == "bp" else reps.config.get("layer_norm", "l2")
-        eps = float(reps.config.get("norm_eps", 1e-12))
-        for li, d in enumerate(res["layers"]):
-            key = f"layers.{li}.weight"
-            if key not in w:
-                continue
-            bias = w.get(f"layers.{li}.bias", np.zeros(w[key].shape[0], np.float32))
-            d["weights"] = weight_sign_stats(w[key], bias)
-            if li >= 1:  # input of layer l ≥ 2 = N(h_{l−1}), rebuilt from the stored activations
-                inp = layer_input(reps.layers["true"][li - 1][sel], norm, eps)
-                d["drive"] = drive_summary(inp, w[key], bias, reps.labels[sel], d["_members"])
-    return res
-
-
-def layer_input(h: np.ndarray, norm: str, eps: float = 1e-12) -> np.ndarray:
-    """The FF engine's between-layer normalisation N(h) (``l2``, ``rms`` or ``none``) in NumPy."""
-    h = np.asarray(h)
-    h = h if h.dtype in (np.float32, np.float64) else h.astype(np.float64)
-    if norm == "l2":
-        return h / np.maximum(np.linalg.norm(h, axis=1, keepdims=True), eps)
-    if norm == "rms":
-        return h / (np.sqrt((h * h).mean(axis=1, keepdims=True)) + eps)
-    if norm == "none":
-        return h
-    raise ValueError(f"unknown layer_norm {norm!r}")
