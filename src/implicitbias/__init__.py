@@ -22,6 +22,7 @@ _LAZY = {
     "SymmetryAlgebra": ("implicitbias.symmetry.algebra", "SymmetryAlgebra"),
     "discover_symmetries": ("implicitbias.symmetry.discovery", "discover_symmetries"),
     "induced_bias": ("implicitbias.symmetry.gauge", "induced_bias"),
+    "SymmetryMonitor": ("implicitbias.symmetry.monitor", "SymmetryMonitor"),
     "catalog": ("implicitbias.symmetry.catalog", None),
 }
 

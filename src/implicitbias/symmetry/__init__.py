@@ -17,11 +17,13 @@ from implicitbias.symmetry.gauge import (
     induced_bias,
     moment_map,
 )
+from implicitbias.symmetry.monitor import SymmetryMonitor
 from implicitbias.symmetry.parametrization import Parametrization
 
 __all__ = [
     "Parametrization",
     "SymmetryAlgebra",
+    "SymmetryMonitor",
     "discover_symmetries",
     "induced_bias",
     "balance",
