@@ -159,3 +159,23 @@ def test_adam_breaks_conservation_sgd_keeps_it():
     d_sgd = float((h_sgd["0"][-1] - h_sgd["0"][0]).abs().max())
     d_adam = float((h_adam["0"][-1] - h_adam["0"][0]).abs().max())
     assert d_adam > 100 * d_sgd
+
+
+def test_monitor_as_ff_trainer_callback(tmp_path):
+    """In train_run: summaries land in metrics.jsonl; the last record = hand computation on the saved weights."""
+    import dataclasses
+
+    from implicitbias.ff import get_preset, resolve_config, train_run
+    from implicitbias.runs.atomic import load_tensors
+
+    cfg = resolve_config(dataclasses.replace(get_preset("DIGITS_quick"), algo="bp", hidden=(16, 8), epochs=1))
+    mon = SymmetryMonitor("relu")  # pairs found on the trainer's network at the first call
+    run = train_run(cfg, out_root=tmp_path, device="cpu", callbacks=[mon])
+    assert mon.pairs == [("layers.0", "layers.1"), ("layers.1", "head")]
+    rows = [r for r in run.metrics() if r.get("kind") == "callback"]
+    assert [r["step"] for r in rows] == mon.steps.tolist() and len(rows) > 5
+    w = load_tensors(run.path / "model.safetensors")
+    hand = w["layers.1.weight"].double().pow(2).sum(1) + w["layers.1.bias"].double().pow(2) - w["head.weight"].double().pow(2).sum(0)
+    last = mon.history()["layers.1"][-1]
+    torch.testing.assert_close(last, hand, rtol=1e-6, atol=1e-7)
+    assert rows[-1]["sym/layers.1/max_abs"] == pytest.approx(float(last.abs().max()), rel=1e-9)

@@ -67,7 +67,9 @@ class SymmetryMonitor:
     """Record moment maps (per-unit imbalances or ``χ_a``) every ``every`` steps.
 
     Args:
-        source: an ``nn.Module`` (ReLU MLP, analytic per-unit imbalances) or a
+        source: an ``nn.Module`` (ReLU MLP, analytic per-unit imbalances), the string
+            ``"relu"`` (the same, with the pairs found on the first model passed: for trainer
+            callbacks, whose network is built inside the trainer) or a
             :class:`~implicitbias.symmetry.SymmetryAlgebra` whose ``parametrization`` names
             the model's parameters (``model.named_parameters()`` names).
         every: record when ``step % every == 0`` (step 0 = before training is recorded too).
@@ -96,28 +98,36 @@ class SymmetryMonitor:
         self.every, self.logger, self.prefix = int(every), logger, prefix
         self._module: nn.Module | None = None
         self.algebra = None
+        self.pairs: list[tuple[str, str]] = list(pairs) if pairs is not None else []
+        self._user_pairs, self._resolved = pairs is not None, False
         if isinstance(source, nn.Module):
             self._module = source
-            self.pairs = list(pairs) if pairs is not None else relu_unit_pairs(source)
-            mods = dict(source.named_modules())
-            for a, b in self.pairs:
-                if not isinstance(mods.get(a), nn.Linear) or not isinstance(mods.get(b), nn.Linear):
-                    raise UserInputError(f"pair ({a!r}, {b!r}) does not name two nn.Linear modules")
-                if mods[a].out_features != mods[b].in_features:
-                    raise UserInputError(f"pair ({a!r}, {b!r}): widths {mods[a].out_features} and {mods[b].in_features} differ")
-            if not self.pairs:
-                raise UserInputError("no pair of consecutive nn.Linear layers with matching widths: nothing to monitor")
+            self._resolve_pairs(source)
+        elif isinstance(source, str) and source == "relu":
+            pass  # pairs are found on the first model passed to the monitor (e.g. by a trainer)
         elif hasattr(source, "symmetric_part") and hasattr(source, "moment_map"):
             self.algebra = source
-            self.pairs = []
             p = getattr(source, "parametrization", None)
             if p is None or not hasattr(p, "flatten"):
                 raise UserInputError("the algebra has no parametrization: cannot map model parameters to theta")
             self._param = p
         else:
-            raise UserInputError(f"SymmetryMonitor needs an nn.Module or a SymmetryAlgebra, got {type(source).__name__}")
+            raise UserInputError(f"SymmetryMonitor needs an nn.Module, 'relu' or a SymmetryAlgebra, got {source!r:.60}")
         self._steps: list[int] = []
         self._records: dict[str, list[torch.Tensor]] = {}
+
+    def _resolve_pairs(self, model: nn.Module) -> None:
+        if not self._user_pairs:
+            self.pairs = relu_unit_pairs(model)
+        mods = dict(model.named_modules())
+        for a, b in self.pairs:
+            if not isinstance(mods.get(a), nn.Linear) or not isinstance(mods.get(b), nn.Linear):
+                raise UserInputError(f"pair ({a!r}, {b!r}) does not name two nn.Linear modules")
+            if mods[a].out_features != mods[b].in_features:
+                raise UserInputError(f"pair ({a!r}, {b!r}): widths {mods[a].out_features} and {mods[b].in_features} differ")
+        if not self.pairs:
+            raise UserInputError("no pair of consecutive nn.Linear layers with matching widths: nothing to monitor")
+        self._resolved = True
 
     # ---- measurement ------------------------------------------------------------------
     def measure(self, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
@@ -126,6 +136,8 @@ class SymmetryMonitor:
         if model is None:
             raise UserInputError("no model given to the monitor")
         if self.algebra is None:
+            if not self._resolved:
+                self._resolve_pairs(model)
             mods = dict(model.named_modules())
             out = {}
             for a, b in self.pairs:
