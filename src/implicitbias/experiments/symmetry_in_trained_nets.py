@@ -224,7 +224,8 @@ def _claims(c: Config, disc: dict, runs: dict) -> tuple[list[Claim], dict]:
     can = has_sym and bp_reaches
     text = ("could account (not excluded)" if can else "cannot account: the sparsity comes from the goodness objective")
     why = (f"FF objectives' non-compact symmetry dim {'> 0' if has_sym else '= 0'}; "
-           f"BP+SGD Hoyer {sgd_max:.3f} {'≥' if bp_reaches else '<'} FF {ff_h:.3f} − {c.hoyer_margin}")
+           f"BP+SGD Hoyer {sgd_max:.3f} {'≥' if bp_reaches else '<'} FF {ff_h:.3f} − {c.hoyer_margin}; "
+           f"FF with plain SGD: Hoyer {runs['ff_sgd']['hoyer_mean']:.3f} (acc {runs['ff_sgd']['acc']:.3f})")
     cl.append(Claim(ID, "(d) Verdict: can the symmetry-induced bias account for FF's sparse ensembles?",
                     f"needs dim > 0 and BP+SGD Hoyer ≥ FF − {c.hoyer_margin}", text, "", "info", why))
     return cl, {"symmetry_bias_can_account": can, "ff_objective_has_symmetry": has_sym, "bp_sgd_reaches_ff_sparsity": bp_reaches,
