@@ -68,6 +68,11 @@ def test_algebra_moment_map_matches_dense_quadratic_form():
     s = e.algebra.symmetric_part().generators
     hand = 0.5 * torch.einsum("i,aij,j->a", theta, s, theta)
     torch.testing.assert_close(chi, hand, rtol=1e-12, atol=1e-12)
+    s_alg = e.algebra.symmetric_part()
+    s_alg.groups = ["rescale W1"] * 2 + ["other"] * 2  # labelled generators are summarised per group
+    grouped = SymmetryMonitor(e.algebra).measure(net)
+    torch.testing.assert_close(torch.cat([grouped["rescale W1"], grouped["other"]]), hand)
+    del s_alg.groups
     # the catalogue basis is symmetric already: chi_j = ½(‖W1[j]‖² − ‖W2[:, j]‖²) up to a fixed basis change
     per_unit = 0.5 * (net.W1.detach().pow(2).sum(1) - net.W2.detach().pow(2).sum(0))
     assert chi.norm() == pytest.approx(float(per_unit.norm()), rel=1e-10)

@@ -27,7 +27,9 @@ Two sources (docs/theory.md §8 gives the predictions these are compared with):
   (e.g. under FF training, where it is *not* a symmetry).
 * **A symmetry algebra** (:class:`~implicitbias.symmetry.SymmetryAlgebra`, e.g. from
   discovery): the moment maps ``χ_a(θ) = ½ θᵀ S_a θ`` of its symmetric part, shape ``(m,)``,
-  with ``θ`` the model's named parameters flattened in the algebra's parametrization order.
+  with ``θ`` the model's named parameters flattened in the algebra's parametrization order;
+  summarised per generator group when the symmetric part labels its generators
+  (``groups``, e.g. ``"rescale fc1"``), else as one group ``moment_map``.
 
 All values are computed in float64 on the parameters' device and stored on the CPU.
 """
@@ -149,7 +151,14 @@ class SymmetryMonitor:
         if missing:
             raise UserInputError(f"the model has no parameter(s) {', '.join(missing[:3])} of the algebra's parametrization")
         theta = self._param.flatten({k: params[k].double().cpu() for k in self._param.names})
-        return {"moment_map": torch.as_tensor(self.algebra.moment_map(theta), dtype=torch.float64).reshape(-1).cpu()}
+        chi = torch.as_tensor(self.algebra.moment_map(theta), dtype=torch.float64).reshape(-1).cpu()
+        groups = getattr(self.algebra.symmetric_part(), "groups", None)
+        if not groups or len(groups) != chi.numel() or not all(groups):
+            return {"moment_map": chi}
+        idx: dict[str, list[int]] = {}
+        for a, g in enumerate(groups):
+            idx.setdefault(str(g), []).append(a)
+        return {g: chi[torch.tensor(ix)] for g, ix in idx.items()}
 
     def summarize(self, values: Mapping[str, torch.Tensor]) -> dict[str, float]:
         """Scalars ``{prefix}/{group}/{mean,mean_abs,rms,max_abs}`` of measured values."""
