@@ -34,3 +34,18 @@ def test_symmetry_in_trained_nets_small(tmp_path):
     assert (run.path / res.figures[0]).exists()
     arrays = run.load_arrays()
     assert arrays["bp_sgd.layers.0.imbalance"].shape[1] == 16
+
+
+def test_full_size_objective_algebras_via_module_path():
+    """Through Parametrization.from_module: 3h rescalings for the BP MLP, none for the FF objectives."""
+    import pytest
+
+    from implicitbias.experiments._symmetry_objectives import full_size_discovery
+    from implicitbias.symmetry import Parametrization
+
+    if not hasattr(Parametrization, "from_module"):
+        pytest.skip("Parametrization.from_module (issue 13 §1) is not in this build")
+    out = full_size_discovery(6, (5, 4, 3), 3)
+    assert (out["bp_predictor"]["dim"], out["bp_predictor"]["dim_sym"]) == (12, 12)
+    assert out["bp_predictor"]["worst_fresh_residual"] < 1e-8
+    assert out["ff_greedy"]["dim"] == 0 and out["bpff"]["dim"] == 0

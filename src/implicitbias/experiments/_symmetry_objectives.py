@@ -131,3 +131,64 @@ def symmetric_dim(alg, tol: float = 1e-6) -> int:
     skew = (g - g.transpose(1, 2)).reshape(g.shape[0], -1).T  # (D², k)
     sv = torch.linalg.svdvals(skew)
     return int(g.shape[0] - int((sv > tol).sum()))
+
+
+class ObjectiveModule(torch.nn.Module):
+    """An objective of full width as a module of the input, for ``Parametrization.from_module``.
+
+    ``kind``: ``bp_predictor`` (logits ``(n, K)``), ``ff_greedy`` (per-layer goodness ``(n, L)``:
+    each layer loss is a strictly monotone function of its goodness, so the joint symmetries
+    of the per-layer losses are those of this vector) or ``bpff`` (summed goodness ``(n,)``).
+    """
+
+    def __init__(self, kind: str, d_in: int, hidden: tuple[int, ...], num_classes: int, goodness_kind: str = "l2", seed: int = 0) -> None:
+        super().__init__()
+        from implicitbias.ff.core import FFNet
+
+        self.kind, self.goodness_kind = kind, goodness_kind
+        bp = kind == "bp_predictor"
+        self.net = FFNet([d_in, *hidden], "none" if bp else "l2", 1e-12, torch_generator(seed, "objective-module", kind), num_classes if bp else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs = self.net.forward_all(x)
+        if self.kind == "bp_predictor":
+            return self.net.head(hs[-1])
+        gs = torch.stack([goodness(h, self.goodness_kind) for h in hs], dim=-1)
+        return gs if self.kind == "ff_greedy" else gs.sum(-1)
+
+
+def full_size_discovery(d_in: int, hidden: tuple[int, ...], num_classes: int, goodness_kind: str = "l2", seed: int = 0) -> dict[str, dict]:
+    """Discovery at full width through ``Parametrization.from_module`` (issue 13 §1–2), if present.
+
+    Each discovered generator is re-verified by a Jacobian–vector product along its field at
+    a fresh point (relative residual ``‖J ξ_a‖ / (‖J‖_probe ‖ξ_a‖)``). Returns
+    ``{kind: {D, dim, dim_sym, worst_fresh_residual, seconds}}`` or ``{}`` when the module path
+    is not available in this build.
+    """
+    import time
+
+    from implicitbias.symmetry import discover_symmetries
+
+    if not hasattr(Parametrization, "from_module"):
+        return {}
+    out = {}
+    for kind in ("bp_predictor", "ff_greedy", "bpff"):
+        t0 = time.perf_counter()
+        mod = ObjectiveModule(kind, d_in, hidden, num_classes, goodness_kind, seed).double()
+        p = Parametrization.from_module(mod, torch.zeros(8, d_in, dtype=torch.float64))
+        alg = discover_symmetries(p, seed=seed)
+        sym = alg.symmetric_part()
+        worst = 0.0
+        if alg.dim:
+            th = p.random_point(seed + 1000)
+            f = alg.fields(th)  # dense algebras: (D, k); sparse ones: sparse (k, D)
+            f = f.to_dense() if f.is_sparse or f.layout != torch.strided else f
+            if tuple(f.shape) == (alg.dim, p.dim) and alg.dim != p.dim:
+                f = f.T
+            probe = torch.randn(p.dim, generator=torch_generator(seed, "jvp-probe"), dtype=torch.float64)
+            jn = float(p.jvp(th, probe / probe.norm()).norm())
+            for a in range(alg.dim):
+                v = f[:, a]
+                worst = max(worst, float(p.jvp(th, v / v.norm()).norm()) / max(jn, 1e-300))
+        out[kind] = {"D": p.dim, "dim": alg.dim, "dim_sym": sym.dim, "worst_fresh_residual": worst, "seconds": time.perf_counter() - t0}
+    return out
