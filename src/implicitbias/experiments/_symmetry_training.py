@@ -91,7 +91,12 @@ def _optimizer(spec: RunSpec, params: list[torch.nn.Parameter]) -> torch.optim.O
 
 
 def _mean_hoyer(hs: list[torch.Tensor]) -> list[float]:
-    return [float(np.nanmean(hoyer(h.float().cpu().numpy(), axis=1))) for h in hs]
+    """Mean per-sample Hoyer of each layer; NaN for a layer silent on every sample."""
+    out = []
+    for h in hs:
+        v = hoyer(h.float().cpu().numpy(), axis=1)
+        out.append(float(np.nanmean(v)) if np.isfinite(v).any() else float("nan"))
+    return out
 
 
 def train_tracked(
