@@ -266,7 +266,7 @@ def figures(result: ExperimentResult, run_dir) -> list[str]:
         nu = torch.cat([a[f"{n}.{g}.nu_end"] for g in layers]).numpy()
         axes[1].hist(nu, bins=40, range=(-1, 1), histtype="step", label=n)
     axes[0].set_yscale("log")
-    axes[0].set(xlabel="optimiser step", ylabel="median |Δ_j(t) − Δ_j(0)| / ‖S_jθ₀‖²", title="drift of the per-unit imbalance")
+    axes[0].set(xlabel="optimiser step", ylabel="median |Δ_j(t) − Δ_j(0)| / ‖S_jθ₀‖²", title="imbalance drift (median over all paired units)")
     axes[1].set(xlabel="Δ_j / ‖S_jθ‖² at the end", ylabel="units", title="final normalised imbalance")
     runs = result.metrics.get("runs", {})
     axes[2].bar(range(len(runs)), [r["hoyer_mean"] for r in runs.values()])
