@@ -20,8 +20,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "Parametrization": ("implicitbias.symmetry.parametrization", "Parametrization"),
     "SymmetryAlgebra": ("implicitbias.symmetry.algebra", "SymmetryAlgebra"),
-    "discover_symmetries": ("implicitbias.symmetry.discovery", "discover_symmetries"),
-    "induced_bias": ("implicitbias.symmetry.gauge", "induced_bias"),
+    "SparseSymmetryAlgebra": ("implicitbias.symmetry.sparse_algebra", "SparseSymmetryAlgebra"),
+    "discover_symmetries": ("implicitbias.symmetry.scalable", "discover_symmetries"),
+    "induced_bias": ("implicitbias.symmetry.scalable", "induced_bias"),
     "SymmetryMonitor": ("implicitbias.symmetry.monitor", "SymmetryMonitor"),
     "catalog": ("implicitbias.symmetry.catalog", None),
 }

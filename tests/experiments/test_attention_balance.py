@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from implicitbias.experiments import attention_balance as E
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 
 def test_attention_forward_matches_sdpa_and_grads_match_autograd() -> None:
@@ -58,18 +59,42 @@ def test_simulator_gradient_matches_closed_form() -> None:
     sim = E.simulator(cfg, teacher)
     g = torch.Generator().manual_seed(5)
     x = torch.randn(2, cfg.batch * cfg.seq, cfg.d_emb, generator=g)
-    y = torch.randn(2, cfg.batch * cfg.seq, cfg.d_head, generator=g)
-    th = sim.layout.flatten(theta0).requires_grad_(True)
-    loss = sim._losses(th, {"x": x, "y": y})
-    (grad,) = torch.autograd.grad(loss.sum(), th)
-    # Oracle: plain autograd through attention_forward on the same parameters and batch.
+    eps = torch.randn(2, cfg.batch * cfg.seq, cfg.d_head, generator=g)
+    th = sim.layout.flatten({"W": E.fuse(theta0["Wq"], theta0["Wk"], theta0["Wv"])})
+    loss, grad = sim._grad(sim.layout.unflatten(th), {"x": x, "eps": eps})
+    # Oracle: plain autograd through attention_forward on the same parameters and batch,
+    # targets from the teacher plus label noise.
     shp = (2, cfg.batch, cfg.seq)
+    y = E.attention_forward(*teacher, x.view(*shp, cfg.d_emb)) + cfg.label_noise * eps.view(*shp, cfg.d_head)
     ws = {k: v.clone().requires_grad_(True) for k, v in theta0.items()}
     out = E.attention_forward(ws["Wq"], ws["Wk"], ws["Wv"], x.view(*shp, cfg.d_emb))
     ref = ((out - y.view(*shp, cfg.d_head)) ** 2).reshape(2, -1).mean(1)
     gq, gk, gv = torch.autograd.grad(ref.sum(), (ws["Wq"], ws["Wk"], ws["Wv"]))
-    torch.testing.assert_close(loss.detach(), ref.detach())
-    torch.testing.assert_close(grad, sim.layout.flatten({"Wq": gq, "Wk": gk, "Wv": gv}))
+    torch.testing.assert_close(loss(), ref.detach())
+    torch.testing.assert_close(grad, E.fuse(gq, gk, gv).flatten(1))
+
+
+def test_one_step_equals_plain_sgd_on_the_documented_stream() -> None:
+    """Oracle: 3 simulator steps of chain 5 == a hand loop with its own generator, the
+    documented noise layout (x then label noise, blocks of ``block`` steps) and
+    ``torch.optim.SGD`` on autograd through :func:`attention_forward`."""
+    cfg = replace(E.PRESETS["quick"], seed=5, seeds=1, steps=3, log_every=1, block=4)
+    theta0, teacher = E._init(cfg, [5])
+    a = E.train(cfg)
+    N, L, d, h = cfg.batch, cfg.seq, cfg.d_emb, cfg.d_head
+    g = torch.Generator().manual_seed(derive_seed(E.DATA_SEED, "dynamics-chain", 5))
+    blk = torch.randn(cfg.block, N * L * (d + h), generator=g)
+    ws = [theta0[k][0].clone().requires_grad_(True) for k in ("Wq", "Wk", "Wv")]
+    opt = torch.optim.SGD(ws, lr=cfg.lr)
+    for t in range(cfg.steps):
+        x = blk[t, : N * L * d].view(1, N, L, d)
+        eps = blk[t, N * L * d :].view(1, N, L, h)
+        y = E.attention_forward(*teacher, x) + cfg.label_noise * eps
+        opt.zero_grad()
+        ((E.attention_forward(*(w[None] for w in ws), x) - y) ** 2).mean().backward()
+        opt.step()
+    for w, k in zip(ws, ("Wq", "Wk", "Wv"), strict=True):
+        torch.testing.assert_close(a[k][0], w.detach(), rtol=1e-4, atol=1e-6)
 
 
 def test_quick_preset_column_ratios_end_near_one(tmp_path) -> None:

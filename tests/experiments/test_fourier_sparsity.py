@@ -10,12 +10,12 @@ import torch
 
 from implicitbias.experiments import fourier_sparsity as E
 from implicitbias.experiments._paper1_linear import (
-    NoiseSpec,
     gd_closed_form,
     train_hadamard,
     train_vanilla,
 )
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 
 def _problem(seed=0, S=2, N=6, n=9):
@@ -52,7 +52,7 @@ def test_minibatch_uses_exactly_batch_rows() -> None:
     hits = 0
     p, q = torch.ones(S, n, dtype=torch.float64), torch.ones(S, n, dtype=torch.float64)
     for k in range(400):
-        p2, q2, _ = train_hadamard(X, y, p, q, 1e-3, 1, NoiseSpec(batch=2), seeds=[k], key="t")
+        p2, q2, _ = train_hadamard(X, y, p, q, 1e-3, 1, batch=2, seed=5, chain_ids=[k])
         hits += int(not torch.equal(p2, p))
     assert abs(hits / 400 - 2 / 8) < 0.07
 
@@ -80,3 +80,29 @@ def test_paper_preset(tmp_path) -> None:
     cfg = E.PRESETS["paper"]
     m = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg)).metrics
     assert np.median(np.array(m["vanilla"]["test_mse"]) / np.array(m["hadamard"]["test_mse"])) >= 10
+
+
+def test_label_noise_sgd_equals_hand_loop_and_chain_alone() -> None:
+    """Oracle: label-noise SGD on the simulator == a hand loop with each chain's own
+    generator (``ξ (block, N)`` normals, ``y + σ ξ``) and autograd + ``torch.optim.SGD``;
+    a chain run alone equals the same chain among three."""
+    X, y, _ = _problem(3, S=3)
+    X, y = X.double(), y.double()
+    g = torch.Generator().manual_seed(4)
+    p0, q0 = torch.randn(3, 9, generator=g, dtype=torch.float64), torch.randn(3, 9, generator=g, dtype=torch.float64)
+    lr, steps, sigma, block = 0.02, 7, 0.5, 4
+    p, q, _ = train_hadamard(X, y, p0, q0, lr, steps, label_noise=sigma, seed=9, chain_ids=[10, 11, 12], block=block)
+    for c in range(3):
+        gc = torch.Generator().manual_seed(derive_seed(9, "dynamics-chain", 10 + c))
+        pp, qq = p0[c].clone().requires_grad_(True), q0[c].clone().requires_grad_(True)
+        opt = torch.optim.SGD([pp, qq], lr=lr)
+        for t in range(steps):
+            if t % block == 0:
+                xi = torch.randn(block, X.shape[1], generator=gc, dtype=torch.float64)
+            opt.zero_grad()
+            ((X[c] @ (pp * qq) - (y[c] + sigma * xi[t % block])) ** 2).mean().backward()
+            opt.step()
+        torch.testing.assert_close(p[c], pp.detach())
+        torch.testing.assert_close(q[c], qq.detach())
+    alone = train_hadamard(X[1:2], y[1:2], p0[1:2], q0[1:2], lr, steps, label_noise=sigma, seed=9, chain_ids=[11], block=block)
+    assert torch.equal(alone[0][0], p[1]) and torch.equal(alone[1][0], q[1])

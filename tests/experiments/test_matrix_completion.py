@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from implicitbias.data.synthetic import low_rank_matrix
 from implicitbias.experiments import matrix_completion as E
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 
 def test_mc_grads_match_autograd() -> None:
@@ -63,3 +66,30 @@ def test_paper_preset(tmp_path) -> None:
     assert 10 <= np.median(2 * sv[:, 0]) <= 18 and np.median(sv[:, 0]) < 0.6 * 15
     arr = RunDir.open(tmp_path, E.ID, cfg).load_arrays()["mode_ratios"][-1].numpy()
     assert 0.75 <= arr.min() and arr.max() <= 1.35
+
+
+def test_simulator_steps_equal_plain_sgd_on_the_documented_stream() -> None:
+    """Oracle: chain 1 on the simulator == a hand loop (autograd + ``torch.optim.SGD``) with
+    masks ``Ω ∧ (u < ratio)`` from chain 1's generator, ``u (block, m·m)`` uniforms."""
+    cfg = replace(E.PRESETS["quick"], seed=1, seeds=1, steps=6, log_every=2, block=4)
+    a = E.train(cfg)
+    g0 = torch.Generator().manual_seed(derive_seed(1, f"{E.ID}/init"))
+    m, r = cfg.size, cfg.rank
+    M = low_rank_matrix(g0, m, m, cfg.true_sv)
+    omega = (torch.rand(m, m, generator=g0) < cfg.obs_prob).float()
+    P = (torch.randn(m, r, generator=g0) * cfg.p_std).requires_grad_(True)
+    Q = (torch.randn(r, m, generator=g0) * cfg.q_std).requires_grad_(True)
+    opt = torch.optim.SGD([P, Q], lr=cfg.lr)
+    g = torch.Generator().manual_seed(derive_seed(E.BATCH_SEED, "dynamics-chain", 1))
+    for t in range(cfg.steps):
+        if t % cfg.block == 0:
+            u = torch.rand(cfg.block, m * m, generator=g)
+        mask = (u[t % cfg.block].view(m, m) < cfg.batching_ratio).float() * omega
+        opt.zero_grad()
+        (((P @ Q - M) * mask) ** 2).mean().backward()
+        opt.step()
+    torch.testing.assert_close(a["P"][0], P.detach())
+    torch.testing.assert_close(a["Q"][0], Q.detach())
+    assert a["steps"].tolist() == [0, 2, 4, 6]
+    many = E.train(replace(cfg, seed=0, seeds=3))  # the same chain among three
+    assert torch.equal(many["P"][1], a["P"][0]) and torch.equal(many["sv"][:, 1], a["sv"][:, 0])

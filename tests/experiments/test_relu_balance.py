@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from implicitbias.data.synthetic import relu_teacher
 from implicitbias.experiments import relu_balance as E
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 
 def test_relu_grads_match_autograd() -> None:
@@ -71,3 +73,30 @@ def test_paper_preset_seed0_balanced(tmp_path) -> None:
     cfg = E.PRESETS["paper"]
     res = E.run(cfg, RunDir.open(tmp_path, E.ID, cfg))
     assert abs(res.metrics["final_ratio_min"][0] - 1) <= 0.1 and abs(res.metrics["final_ratio_max"][0] - 1) <= 0.1
+
+
+def test_simulator_steps_equal_plain_sgd_on_the_documented_stream() -> None:
+    """Oracle: chain 2 on the simulator == a hand loop (``nn.Sequential`` + autograd +
+    ``torch.optim.SGD``) fed from chain 2's generator with the documented layout (x, then
+    label noise, per step; blocks of 256 steps)."""
+    cfg = replace(E.PRESETS["quick"], seed=2, seeds=1, steps=5, log_every=1)
+    a = E.train(cfg)
+    h, d, o, B = cfg.hidden, cfg.d_in, cfg.d_out, cfg.batch
+    s = torch.exp(torch.linspace(-cfg.log_scale, cfg.log_scale, h, dtype=torch.float64)).float()
+    g0 = torch.Generator().manual_seed(derive_seed(2, f"{E.ID}/init"))
+    Wt, Vt = relu_teacher(g0, d, h, o, cfg.teacher_std)
+    net = torch.nn.Sequential(torch.nn.Linear(d, h, bias=False), torch.nn.ReLU(), torch.nn.Linear(h, o, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.randn(h, d, generator=g0) * cfg.student_std * s[:, None])
+        net[2].weight.copy_(torch.randn(o, h, generator=g0) * cfg.student_std / s[None, :])
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr)
+    g = torch.Generator().manual_seed(derive_seed(E.DATA_SEED, "dynamics-chain", 2))
+    blk = torch.randn(256, B * (d + o), generator=g)
+    for t in range(cfg.steps):
+        x, eps = blk[t, : B * d].view(B, d), blk[t, B * d :].view(B, o)
+        y = torch.relu(x @ Wt.T) @ Vt.T + cfg.label_noise * eps
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(x), y).backward()
+        opt.step()
+    torch.testing.assert_close(a["W"][0], net[0].weight.detach())
+    torch.testing.assert_close(a["V"][0], net[2].weight.detach())

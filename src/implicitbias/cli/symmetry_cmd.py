@@ -1,6 +1,7 @@
 """``implicitbias symmetry``: discover the symmetry algebra of a function, or check the catalogue.
 
 * ``implicitbias symmetry FILE.py:FUNC --param u=3 --param v=3,2 [--json]``
+* ``implicitbias symmetry FILE.py:build --input-shape 784 [--batch 64] [--loss FILE.py:loss] [--json]``
 * ``implicitbias symmetry --catalog [--preset quick|paper]``
 """
 
@@ -71,8 +72,8 @@ def _user(spec: str, params: list[str], as_json: bool, mode: str, seed: int, tem
     from implicitbias.symmetry.gauge import SingularOrbitWarning, gauge_name
     from implicitbias.symmetry.userfn import build_parametrization
 
-    if mode not in ("auto", "dense", "structured"):
-        raise UserInputError(f"--mode must be auto, dense or structured, not {mode!r}")
+    if mode not in ("auto", "dense", "structured", "sparse"):
+        raise UserInputError(f"--mode must be auto, dense, structured or sparse, not {mode!r}")
     p = build_parametrization(spec, params)
     alg = discover_symmetries(p, seed=seed, mode=mode)  # type: ignore[arg-type]
     pts = torch.stack([p.random_point(seed + 1 + i) for i in range(n_eval)])
@@ -125,15 +126,27 @@ def symmetry(
     points: int = typer.Option(3, help="Random points for log-volume / bias (FILE mode)."),
     preset: str = typer.Option("paper", help="Catalogue sizes: paper or quick."),
     n_points: int = typer.Option(20, "--n-points", help="Random θ per catalogue row for the bias spread."),
+    input_shape: str = typer.Option(None, "--input-shape", help="FILE.py:build mode: per-sample input shape, e.g. 784 or 8,128."),
+    batch: int = typer.Option(64, "--batch", help="FILE.py:build mode: example batch size."),
+    loss: str = typer.Option(None, "--loss", help="FILE.py:build mode: FILE.py:loss, loss(model, batch) -> scalar."),
 ) -> None:
-    """Discover the linear symmetry algebra of FILE.py:FUNC, or check the catalogue (--catalog)."""
+    """Discover the linear symmetry algebra of FILE.py:FUNC or of a module FILE.py:build, or check the catalogue."""
     if catalog:
         if spec is not None:
             raise UserInputError("give either FILE.py:FUNC or --catalog, not both")
         _catalog(preset, seed, n_points, temperature, as_json)
         return
     if spec is None:
-        raise UserInputError("give FILE.py:FUNC with --param NAME=SHAPE ..., or --catalog")
+        raise UserInputError("give FILE.py:FUNC with --param NAME=SHAPE ..., FILE.py:build --input-shape ..., or --catalog")
+    if input_shape is not None:
+        if param:
+            raise UserInputError("give --param (a function of named tensors) or --input-shape (a module), not both")
+        from implicitbias.cli.symmetry_module import run_module
+
+        run_module(spec, input_shape, batch, loss, as_json, mode, seed)
+        return
+    if loss is not None:
+        raise UserInputError("--loss needs FILE.py:build --input-shape ...")
     if points < 1:
         raise UserInputError("--points must be at least 1")
     _user(spec, list(param or []), as_json, mode, seed, temperature, points)

@@ -3,11 +3,12 @@
 A data source declares the variates it needs per chain and step (:meth:`DataSource.noise_spec`)
 and turns them into a batch dict of ``(C, ...)`` tensors (:meth:`DataSource.batch`).
 
-* :class:`FullBatch` — a fixed batch shared by all chains (no randomness; full-batch GD).
+* :class:`FullBatch` — a fixed batch, shared by all chains or one per chain (no randomness;
+  full-batch GD).
 * :class:`OnlineTeacher` — fresh inputs ``x ~ N(0, I_d)`` of shape ``(B, d)`` and targets
   ``y = teacher(x) + σ ε`` every step (the online teacher–student setting).
-* :class:`Subsample` — ``B`` rows of a fixed dataset drawn each step, with or without
-  replacement (minibatch SGD on a finite dataset).
+* :class:`Subsample` — ``B`` rows of a fixed dataset (shared, or one per chain) drawn each
+  step, with or without replacement (minibatch SGD on a finite dataset).
 """
 
 from __future__ import annotations
@@ -40,24 +41,33 @@ class DataSource:
         raise NotImplementedError
 
 
+def _to(data: Mapping[str, Tensor], dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
+    return {k: v.to(dtype=dtype, device=device) if v.is_floating_point() else v.to(device) for k, v in data.items()}
+
+
 class FullBatch(DataSource):
-    """The same batch for every chain and step (expanded views, no copies).
+    """The same batch at every step (views, no copies).
 
     Args:
-        data: name -> tensor (shared by all chains).
+        data: name -> tensor, shared by all chains; with ``per_chain=True`` name ->
+            ``(C, ...)`` tensor whose row ``c`` is the batch of the ``c``-th chain of the run.
+        per_chain: see ``data``.
     """
 
-    def __init__(self, data: Mapping[str, Tensor]) -> None:
+    def __init__(self, data: Mapping[str, Tensor], per_chain: bool = False) -> None:
         self.data = dict(data)
+        self.per_chain = bool(per_chain)
 
     def batch_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {k: tuple(v.shape) for k, v in self.data.items()}
+        return {k: tuple(v.shape[1:] if self.per_chain else v.shape) for k, v in self.data.items()}
 
     def batch(self, noise, n_chains):  # type: ignore[override]
+        if self.per_chain:
+            return self.data
         return {k: v.expand(n_chains, *v.shape) for k, v in self.data.items()}
 
     def to(self, dtype: torch.dtype, device: torch.device) -> FullBatch:
-        return FullBatch({k: v.to(dtype=dtype, device=device) if v.is_floating_point() else v.to(device) for k, v in self.data.items()})
+        return FullBatch(_to(self.data, dtype, device), self.per_chain)
 
 
 class OnlineTeacher(DataSource):
@@ -97,7 +107,7 @@ class OnlineTeacher(DataSource):
         with torch.no_grad():
             y = self.teacher(x.view(C * self.B, self.d)).reshape(C, self.B, self.o)
         if self.noise_std > 0:
-            y = y + self.noise_std * noise["eps"]
+            y = torch.add(y, noise["eps"], alpha=self.noise_std)
         return {"x": x, "y": y}
 
 
@@ -106,12 +116,15 @@ class Subsample(DataSource):
 
     With replacement, row ``⌊u N⌋`` for ``B`` uniforms ``u``; without replacement, the ``B``
     smallest of ``N`` uniforms (a uniformly random ``B``-subset). Every tensor in ``data``
-    must have the same first dimension ``N``.
+    must have the same first dimension ``N`` (with ``per_chain=True``: shape ``(C, N, ...)``,
+    row ``c`` being the dataset of the ``c``-th chain of the run).
     """
 
-    def __init__(self, data: Mapping[str, Tensor], batch_size: int, replace: bool = True) -> None:
+    def __init__(self, data: Mapping[str, Tensor], batch_size: int, replace: bool = True,
+                 per_chain: bool = False) -> None:
         self.data = dict(data)
-        sizes = {v.shape[0] for v in self.data.values()}
+        self.per_chain = bool(per_chain)
+        sizes = {v.shape[1 if self.per_chain else 0] for v in self.data.values()}
         if len(sizes) != 1:
             raise UserInputError("Subsample: all data tensors need the same number of rows")
         self.N = sizes.pop()
@@ -124,7 +137,7 @@ class Subsample(DataSource):
         return {"u": NoiseSpec((self.B,) if self.replace else (self.N,), "uniform")}
 
     def batch_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {k: (self.B, *v.shape[1:]) for k, v in self.data.items()}
+        return {k: (self.B, *v.shape[2 if self.per_chain else 1:]) for k, v in self.data.items()}
 
     def indices(self, noise: Mapping[str, Tensor]) -> Tensor:
         """``(C, B)`` row indices of this step."""
@@ -135,8 +148,10 @@ class Subsample(DataSource):
 
     def batch(self, noise, n_chains):  # type: ignore[override]
         idx = self.indices(noise)
+        if self.per_chain:
+            rows = torch.arange(idx.shape[0], device=idx.device)[:, None]
+            return {k: v[rows, idx] for k, v in self.data.items()}
         return {k: v[idx] for k, v in self.data.items()}
 
     def to(self, dtype: torch.dtype, device: torch.device) -> Subsample:
-        data = {k: v.to(dtype=dtype, device=device) if v.is_floating_point() else v.to(device) for k, v in self.data.items()}
-        return Subsample(data, self.B, self.replace)
+        return Subsample(_to(self.data, dtype, device), self.B, self.replace, self.per_chain)

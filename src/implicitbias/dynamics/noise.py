@@ -3,7 +3,10 @@
 Every chain ``c`` owns a ``torch.Generator`` seeded with
 ``derive_seed(seed, "dynamics-chain", chain_id)``. Each block of ``K`` steps draws, per chain,
 one ``(K, n_normal)`` standard-normal array and one ``(K, n_uniform)`` U[0, 1) array, in that
-order, stored step-major (``(K, C, n)``) so that one step's variates are contiguous. The variates of chain ``c`` at step ``t`` therefore depend only on
+order; each named array takes its columns of the draw of its kind in the order the specs are
+declared, and is stored step-major in its own ``(K, C, *shape)`` buffer, so that one step's
+array of all chains is one contiguous ``(C, *shape)`` view. The variates of chain ``c`` at
+step ``t`` therefore depend only on
 ``(seed, chain_id, t)`` and on the noise layout, never on how many chains run beside it.
 
 Resuming at step ``t`` restores the generator states saved at the start of block
@@ -71,29 +74,31 @@ class ChainNoise:
             g = torch.Generator(device=device)
             g.manual_seed(derive_seed(seed, "dynamics-chain", c))
             self.gens.append(g)
-        n_norm = sum(s.size for s in self.specs.values() if s.kind == "normal")
-        n_unif = sum(s.size for s in self.specs.values() if s.kind == "uniform")
-        self._normal = torch.empty(self.block, C, n_norm, dtype=dtype, device=device)
-        self._uniform = torch.empty(self.block, C, n_unif, dtype=dtype, device=device)
-        # (path, source, offset, size, shape)
-        self._layout: list[tuple[tuple, str, int, int, tuple[int, ...]]] = []
+        self._n = {k: sum(s.size for s in self.specs.values() if s.kind == k) for k in ("normal", "uniform")}
+        self._kw = {"dtype": dtype, "device": device}
+        # One (K, C, size) buffer per name, so that a step's array of every chain is one
+        # contiguous (C, *shape) view; (path, kind, offset in the chain's draw, buffer).
+        self._layout: list[tuple[tuple, str, int, torch.Tensor]] = []
         off = {"normal": 0, "uniform": 0}
         for name, s in self.specs.items():
             path = name if isinstance(name, tuple) else (name,)
-            self._layout.append((path, s.kind, off[s.kind], s.size, s.shape))
+            buf = torch.empty(self.block, C, *s.shape, dtype=dtype, device=device)
+            self._layout.append((path, s.kind, off[s.kind], buf))
             off[s.kind] += s.size
         self._block_start_states: list[torch.Tensor] | None = None
         self._filled_block = -1
 
     def _refill(self, block_index: int) -> None:
         self._block_start_states = [g.get_state() for g in self.gens]
-        nn, nu = self._normal.shape[2], self._uniform.shape[2]
-        kw = {"dtype": self._normal.dtype, "device": self._normal.device}
         for c, g in enumerate(self.gens):
-            if nn:
-                self._normal[:, c] = torch.randn(self.block, nn, generator=g, **kw)
-            if nu:
-                self._uniform[:, c] = torch.rand(self.block, nu, generator=g, **kw)
+            draws = {}
+            if self._n["normal"]:
+                draws["normal"] = torch.randn(self.block, self._n["normal"], generator=g, **self._kw)
+            if self._n["uniform"]:
+                draws["uniform"] = torch.rand(self.block, self._n["uniform"], generator=g, **self._kw)
+            for _, kind, off, buf in self._layout:
+                n = buf[0, 0].numel()
+                buf[:, c] = draws[kind][:, off : off + n].view(self.block, *buf.shape[2:])
         self._filled_block = block_index
 
     def draw(self, step: int) -> dict:
@@ -105,14 +110,12 @@ class ChainNoise:
         b, j = divmod(int(step), self.block)
         if b != self._filled_block:
             self._refill(b)
-        C = self._normal.shape[1]
-        rows = {"normal": self._normal[j], "uniform": self._uniform[j]}
         out: dict = {}
-        for path, src, off, size, shape in self._layout:
+        for path, _, _, view in self._layout:
             d = out
             for key in path[:-1]:
                 d = d.setdefault(key, {})
-            d[path[-1]] = rows[src][:, off : off + size].view(C, *shape)
+            d[path[-1]] = view[j]
         return out
 
     # ---- checkpointing -------------------------------------------------------------------

@@ -106,6 +106,15 @@ class Chain(Rule):
             delta = r.update(delta, grad, theta, noise.get(str(i), _EMPTY))
         return delta
 
+    def plain_sgd_lr(self) -> float | None:
+        """``lr`` if the update of this chain is exactly one :func:`gradient_step` (other rules
+        may only rewrite the batch, e.g. label noise), else ``None``; the simulator then fuses
+        ``θ − lr g`` into one op."""
+        steps = [r for r in self.rules if type(r).update is not Rule.update]
+        if len(steps) == 1 and type(steps[0]) is GradientStep:
+            return steps[0].lr
+        return None
+
 
 def chain(*rules: Rule) -> Chain:
     """Compose rules, applied in the given order (nested chains are flattened)."""
@@ -247,7 +256,7 @@ class LabelNoise(Rule):
 
     def transform_batch(self, batch, noise, theta):  # type: ignore[override]
         out = dict(batch)
-        out[self.key] = batch[self.key] + self.sigma * noise["eps"].to(batch[self.key].dtype)
+        out[self.key] = torch.add(batch[self.key], noise["eps"].to(batch[self.key].dtype), alpha=self.sigma)
         return out
 
 

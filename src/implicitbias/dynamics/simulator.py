@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 Tensor = torch.Tensor
 _EMPTY: dict = {}
 LossFn = Callable[[dict[str, Tensor], dict[str, Tensor]], Tensor]
+#: hand-written batched gradient: ``(params (C, *shape) views, batch) -> (losses (C,), grad)``
+#: with ``grad`` a flat ``(C, D)`` tensor or a name -> ``(C, *shape)`` mapping; ``losses`` may
+#: be a zero-argument callable, then evaluated only at recorded steps.
+GradFn = Callable[[dict[str, Tensor], dict[str, Tensor]], tuple[Tensor, Any]]
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,11 @@ class SimResult:
         """Final parameters by name, ``(C, *shape)``."""
         return self.layout.unflatten(self.theta)
 
+    @property
+    def diverged(self) -> dict[int, int]:
+        """``{chain id: step}`` of every chain frozen for a non-finite value (empty if none)."""
+        return {self.chain_ids[i]: int(self.frozen_at[i]) for i in torch.nonzero(self.frozen).flatten().tolist()}
+
     def arrays(self) -> dict[str, Tensor]:
         """All arrays for ``RunDir.save_arrays`` (records prefixed ``rec.``)."""
         out = {"theta": self.theta, "steps": self.steps, "frozen": self.frozen.to(torch.uint8),
@@ -117,6 +126,7 @@ class Simulator:
         loss: per-chain loss ``loss(params, batch) -> scalar`` where ``params`` maps names to
             one chain's tensors and ``batch`` to one chain's batch (vmapped over chains); with
             ``batched_loss=True`` it instead receives ``(C, ...)`` tensors and returns ``(C,)``.
+            May be ``None`` when ``grad`` is given.
         shapes: ``{name: shape}`` of one chain's parameters (or an object with ``.shapes``).
         rules: an update rule, a ``chain(...)`` or a list of rules.
         data: a :class:`~implicitbias.dynamics.data.DataSource` (``None``: empty full batch).
@@ -125,11 +135,16 @@ class Simulator:
         record_every: recording interval ``k``.
         block: steps of noise drawn per chain at once.
         dtype, device: of parameters, data and noise (float64 default for validation work).
+        grad: a hand-written batched gradient ``grad(params, batch) -> (losses (C,), g)``
+            (``params``: name -> ``(C, *shape)`` views; ``g``: flat ``(C, D)`` or name ->
+            ``(C, *shape)``; ``losses`` may be a callable evaluated only at recorded steps). It
+            replaces autograd on ``loss`` (no graph is built); the experiments' closed-form
+            gradients plug in here and are tested against autograd.
     """
 
     def __init__(
         self,
-        loss: LossFn,
+        loss: LossFn | None,
         shapes: Mapping[str, Sequence[int]] | Any,
         rules: Rule | Sequence[Rule],
         data: DataSource | None = None,
@@ -141,9 +156,12 @@ class Simulator:
         device: str | torch.device = "cpu",
         batched_loss: bool = False,
         batched_observables: bool = False,
+        grad: GradFn | None = None,
     ) -> None:
         if record_every < 1 or block < 1:
             raise UserInputError("record_every and block must be >= 1")
+        if loss is None and grad is None:
+            raise UserInputError("Simulator needs a loss or a grad function")
         self.layout = ParamLayout.of(shapes)
         self.rule = as_rule(rules)
         self.device = resolve_device(device)
@@ -156,6 +174,9 @@ class Simulator:
         self.block = int(block)
         self._user_loss = loss
         self._batched_loss = bool(batched_loss)
+        self._grad = grad
+        self._sgd_lr = self.rule.plain_sgd_lr()
+        self._transforms = any(type(r).transform_batch is not Rule.transform_batch for r in self.rule.rules)
         self._vcache: dict[tuple[str, ...], Callable] = {}
         obs = dict(observables or {})
         if "loss" in obs:
@@ -168,18 +189,33 @@ class Simulator:
                            **{("rule", *k): v for k, v in self._rule_spec.items()}}
 
     # ---- one step --------------------------------------------------------------------------
-    def _step(self, theta: Tensor, noise: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def _step(self, theta: Tensor, params: dict[str, Tensor], noise: dict[str, Tensor], out: Tensor) -> Any:
+        """One step from ``theta`` (``params``: its named views) written into ``out``; returns
+        the ``(C,)`` minibatch losses (or a callable giving them)."""
         C = theta.shape[0]
         dnoise = noise.get("data", _EMPTY)
         rnoise = noise.get("rule", _EMPTY)
         batch = self.data.batch(dnoise, C)
-        batch = self.rule.transform_batch(batch, rnoise, theta)
-        th = theta.detach().requires_grad_(True)
-        with torch.enable_grad():
-            losses = self._losses(th, batch)
-            (grad,) = torch.autograd.grad(losses.sum(), th)
-        delta = self.rule.update(None, grad, theta, rnoise)
-        return (theta.clone() if delta is None else theta + delta), losses.detach()
+        if self._transforms:
+            batch = self.rule.transform_batch(batch, rnoise, theta)
+        if self._grad is not None:
+            losses, grad = self._grad(params, batch)
+            if isinstance(grad, Mapping):
+                grad = self.layout.flatten(grad)
+        else:
+            th = theta.detach().requires_grad_(True)
+            with torch.enable_grad():
+                losses = self._losses(th, batch)
+                (grad,) = torch.autograd.grad(losses.sum(), th)
+        if self._sgd_lr is not None:  # the one-rule SGD chain: one fused op
+            torch.add(theta, grad, alpha=-self._sgd_lr, out=out)
+        else:
+            delta = self.rule.update(None, grad, theta, rnoise)
+            if delta is None:
+                out.copy_(theta)
+            else:
+                torch.add(theta, delta, out=out)
+        return losses if callable(losses) else losses.detach()
 
     def _losses(self, th: Tensor, batch: dict[str, Tensor]) -> Tensor:
         """``(C,)`` per-chain losses; the per-chain loss is vmapped over (θ, batch values)."""
@@ -275,10 +311,18 @@ class Simulator:
         losses = torch.full((C,), math.nan, dtype=self.dtype, device=self.device)
         report = max(1, steps // 100)
         end = steps if stop_after is None else min(steps, int(stop_after))
+        # two parameter buffers (and their named views), written alternately: no per-step
+        # allocation of θ and no per-step rebuilding of the views the gradient reads
+        theta = theta.contiguous()
+        bufs = [theta, torch.empty_like(theta)]
+        views = [self.layout.unflatten(b) for b in bufs]
+        cur = 0
         for t in range(start, end):
-            new, losses = self._step(theta, noise.draw(t))
-            bad = ~torch.isfinite(new.sum(dim=1))  # a non-finite entry makes the row sum non-finite
-            if any_frozen or bool(bad.any()):
+            new = bufs[1 - cur]
+            losses = self._step(theta, views[cur], noise.draw(t), new)
+            # a non-finite entry makes the total (and its row) sum non-finite: one scalar check per step
+            if any_frozen or not math.isfinite(new.sum().item()):
+                bad = ~torch.isfinite(new.sum(dim=1))
                 newly = bad & ~frozen
                 if bool(newly.any()):
                     frozen_at[newly.cpu()] = t + 1
@@ -286,14 +330,14 @@ class Simulator:
                                 [ids[i] for i in torch.nonzero(newly).flatten().tolist()], t + 1)
                 frozen = frozen | bad
                 any_frozen = True
-                new = torch.where(frozen[:, None], theta, new)
-            theta = new
+                new.copy_(torch.where(frozen[:, None], theta, new))
+            theta, cur = new, 1 - cur
             done = t + 1
             if done % self.record_every == 0:
                 r = done // self.record_every
                 for k, v in self._observe(theta).items():
                     records[k][r] = v
-                records["loss"][r] = losses
+                records["loss"][r] = losses() if callable(losses) else losses
             if run_dir is not None and checkpoint_every and (done % checkpoint_every == 0 or done == end):
                 self._checkpoint(run_dir, signature, done, theta, frozen, frozen_at, records, noise)
             if progress is not None and (done % report == 0 or done == end):

@@ -1,46 +1,45 @@
 """Shared helpers for the five paper experiments (arXiv 2601.06597, v2 Figs. 2-6).
 
-All training loops here are *seed-batched*: every parameter tensor carries a leading seed
-(chain) dimension ``S`` and one Python step updates all chains at once. Gradients are
-written out by hand (closed-form backpropagation of tiny models, tested against autograd
-in ``tests/experiments``), which removes autograd overhead from loops of up to 1.5 M steps.
+Every experiment trains on :class:`implicitbias.dynamics.Simulator`: every parameter
+carries a leading chain (seed) dimension and one step updates all chains at once. Gradients
+are written out by hand (closed-form backpropagation of tiny models, tested against
+autograd in ``tests/experiments``) and plug into the simulator's ``grad=`` hook.
 
-Randomness: chain ``s`` of an experiment draws from its own ``torch.Generator`` seeded
-with ``derive_seed(seed, key, s)``, so a chain's stream does not depend on how many chains
-run beside it. Per-step random tensors are drawn in blocks (:class:`BlockNoise`) to
-amortise the per-call overhead.
+Randomness: a chain's initialisation comes from its own generator
+(:func:`chain_generators`, ``derive_seed(s, key)`` for chain seed ``s``); its per-step noise
+(data, batches, label noise) from the simulator's per-chain streams
+(``derive_seed(base, "dynamics-chain", s)``), so nothing depends on how many chains run
+beside it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from implicitbias.device import torch_threads
 from implicitbias.experiments.base import Claim, Verdict, mean_sd
 from implicitbias.seeding import derive_seed
 
 __all__ = [
     "chain_generators",
-    "BlockNoise",
     "unbalance_scales",
     "fmt",
     "fmt_range",
     "claim",
     "Stopwatch",
     "chain_seeds",
-    "torch_threads",
     "threaded",
 ]
 
 
 def threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: run ``fn(cfg, ...)`` inside ``torch_threads(cfg.threads)``."""
+    """Decorator: run ``fn(cfg, ...)`` inside :func:`implicitbias.device.torch_threads` ``(cfg.threads)``."""
     import functools
 
     @functools.wraps(fn)
@@ -49,23 +48,6 @@ def threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(cfg, *args, **kwargs)
 
     return wrapper
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n)`` and restore the old value after.
-
-    The loops here run thousands of tiny batched ops per second; intra-op threading only
-    adds synchronisation cost (on a loaded 2-core box a (8, 20, 20) ``bmm`` took 1 ms with
-    2 threads and 4 µs with 1). ``n <= 0`` leaves the setting unchanged.
-    """
-    old = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def chain_seeds(seed: int, n: int) -> list[int]:
@@ -85,61 +67,6 @@ def chain_generators(seeds: Sequence[int], key: str, device: torch.device) -> li
         g.manual_seed(derive_seed(int(s), key))
         gens.append(g)
     return gens
-
-
-class BlockNoise:
-    """Per-chain random tensors, drawn ``block`` steps at a time.
-
-    ``next()`` returns a tensor of shape ``(S, *shape)`` for the current step; every
-    ``block`` steps each chain draws ``(block, *shape)`` values from its own generator.
-
-    Args:
-        gens: one generator per chain.
-        shape: per-step, per-chain shape.
-        kind: ``"normal"`` (standard normal) or ``"uniform"`` (U[0, 1)).
-        block: steps per draw.
-        dtype: tensor dtype.
-        device: tensor device.
-    """
-
-    def __init__(
-        self,
-        gens: Sequence[torch.Generator],
-        shape: tuple[int, ...],
-        kind: str = "normal",
-        block: int = 512,
-        dtype: torch.dtype = torch.float32,
-        device: torch.device | str = "cpu",
-    ) -> None:
-        self.gens = list(gens)
-        self.shape = tuple(shape)
-        self.kind = kind
-        self.block = int(block)
-        self.dtype = dtype
-        self.device = torch.device(device)
-        self._buf: torch.Tensor | None = None
-        self._i = self.block
-
-    def _refill(self) -> None:
-        draws = []
-        for g in self.gens:
-            size = (self.block, *self.shape)
-            if self.kind == "normal":
-                draws.append(torch.randn(size, generator=g, dtype=self.dtype, device=self.device))
-            else:
-                draws.append(torch.rand(size, generator=g, dtype=self.dtype, device=self.device))
-        # (block, S, *shape): contiguous per step.
-        self._buf = torch.stack(draws, dim=1).contiguous()
-        self._i = 0
-
-    def next(self) -> torch.Tensor:
-        """The next step's tensor, shape ``(S, *shape)``."""
-        if self._i >= self.block:
-            self._refill()
-        assert self._buf is not None
-        out = self._buf[self._i]
-        self._i += 1
-        return out
 
 
 def unbalance_scales(n: int, log_scale: float) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Seed-batched trainers for the linear inverse problems of v2 Figs. 5-6 and the ablation.
+"""Simulator-based, seed-batched trainers for the linear inverse problems of v2 Figs. 5-6 and the ablation.
 
 Problem (per chain ``s``): features ``X (N, n)``, targets ``y (N,)``, loss
 ``L(c) = (1/N) Σ_i (X c − y)_i²``. Three models:
@@ -10,22 +10,25 @@ Problem (per chain ``s``): features ``X (N, n)``, targets ``y (N,)``, loss
   (float64) in O(n³), independent of ``k``; :func:`train_vanilla` runs the loop (optionally
   with an ℓ1 subgradient ``λ sign(w)``).
 * Hadamard ``c = p ⊙ q``: ``∂L/∂p = ∇L(c) ⊙ q``, ``∂L/∂q = ∇L(c) ⊙ p``, with optional
-  minibatch noise (a uniformly random subset of ``B`` rows per step, loss rescaled to the
-  batch mean) and label noise (fresh ``y + σ ξ`` every step, ``ξ ~ N(0, I)``).
+  minibatch noise (a uniformly random subset of ``B`` rows per step, loss the batch mean)
+  and label noise (fresh ``y + σ ξ`` every step, ``ξ ~ N(0, I)``).
+
+Both loops run on :class:`implicitbias.dynamics.Simulator` with these closed-form gradients
+in its ``grad=`` hook (per-chain data via ``FullBatch``/``Subsample(per_chain=True)``, label
+noise via the ``label_noise`` rule, the ℓ1 subgradient via a ``drift`` rule).
 
 Shapes: ``X (S, N, n)``, ``y (S, N)``, parameters ``(S, n)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import torch
 
-from implicitbias.experiments import _paper1_common as C
+from implicitbias import dynamics as dyn
 
-__all__ = ["gd_closed_form", "train_vanilla", "train_hadamard", "NoiseSpec"]
+__all__ = ["gd_closed_form", "train_vanilla", "train_hadamard"]
 
 
 def gd_closed_form(
@@ -56,41 +59,55 @@ def gd_closed_form(
     return (U @ zk[..., None])[..., 0].float()
 
 
+def _linear_sim(X: torch.Tensor, y: torch.Tensor, shapes: dict, grad, rules: list, batch: int,
+                label_noise: float, log_every: int, block: int, observables: dict) -> dyn.Simulator:
+    """Simulator over per-chain data ``X (S, N, n)``, ``y (S, N)``: full batch, or ``batch``
+    rows drawn without replacement each step; optional fresh label noise on ``y``."""
+    N = X.shape[1]
+    data = {"X": X, "y": y}
+    src = dyn.Subsample(data, batch, replace=False, per_chain=True) if 0 < batch < N else dyn.FullBatch(data, per_chain=True)
+    pre = [dyn.label_noise(label_noise)] if label_noise > 0 else []
+    return dyn.Simulator(
+        None, shapes, dyn.chain(*pre, *rules), data=src, observables=observables,
+        record_every=max(log_every, 1), block=block, dtype=X.dtype, device=X.device,
+        batched_observables=True, grad=grad,
+    )
+
+
+def _full_loss(X: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``(S,)`` full-batch ``mean((X c − y)²)``."""
+    r = torch.bmm(X, c[..., None])[..., 0] - y
+    return (r * r).mean(1)
+
+
+def _log(res: dyn.SimResult, log_every: int, S: int) -> torch.Tensor:
+    """Records after ``log_every, 2·log_every, …`` steps (the step-0 record dropped)."""
+    return res.records["train_loss"][1:] if log_every else torch.zeros(0, S)
+
+
 def train_vanilla(
     X: torch.Tensor, y: torch.Tensor, w0: torch.Tensor, lr: float, steps: int, l1: float = 0.0,
     log_every: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Full-batch (sub)gradient descent on ``mean((Xw − y)²) + l1 ‖w‖₁``.
+    """Full-batch (sub)gradient descent on ``mean((Xw − y)²) + l1 ‖w‖₁`` on the simulator.
+
+    The ℓ1 subgradient enters as a drift ``−l1 sign(w)`` evaluated at the current iterate.
 
     Returns:
-        ``(w (S, n), train_loss_log (n_logs, S))`` — the log holds the data loss only.
+        ``(w (S, n), train_loss_log (n_logs, S))`` — the log holds the data loss only, after
+        ``log_every, 2·log_every, …`` steps.
     """
-    w = w0.clone()
-    Xt = X.transpose(1, 2).contiguous()
-    k = 2.0 / X.shape[1]
-    logs = []
-    for step in range(1, steps + 1):
-        r = torch.bmm(X, w[..., None])[..., 0] - y
-        gw = torch.bmm(Xt, r[..., None])[..., 0]
-        w.sub_(gw, alpha=lr * k)
-        if l1:
-            w.sub_(torch.sign(w), alpha=lr * l1)
-        if log_every and step % log_every == 0:
-            logs.append((r * r).mean(1))
-    return w, torch.stack(logs) if logs else torch.zeros(0, w.shape[0])
+    S, N, n = X.shape
 
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
+        Xb = batch["X"]
+        r = torch.bmm(Xb, p["w"][..., None])[..., 0] - batch["y"]
+        return (lambda: (r * r).mean(1)), torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
 
-@dataclass(frozen=True)
-class NoiseSpec:
-    """Gradient-noise model for :func:`train_hadamard`.
-
-    Attributes:
-        batch: rows per step (``0`` or ``>= N``: full batch).
-        label_noise: std of fresh label noise added every step (``0``: none).
-    """
-
-    batch: int = 0
-    label_noise: float = 0.0
+    rules = [dyn.gradient_step(lr)] + ([dyn.drift(lr * l1, lambda th: -torch.sign(th))] if l1 else [])
+    obs = {"train_loss": lambda p: _full_loss(X, y, p["w"])} if log_every else {}
+    res = _linear_sim(X, y, {"w": (n,)}, grad, rules, 0, 0.0, log_every, 256, obs).run(w0, steps)
+    return res.theta, _log(res, log_every, S)
 
 
 def train_hadamard(
@@ -100,58 +117,43 @@ def train_hadamard(
     q0: torch.Tensor,
     lr: float,
     steps: int,
-    noise: NoiseSpec = NoiseSpec(),
-    seeds: Sequence[int] = (),
-    key: str = "hadamard",
+    *,
+    batch: int = 0,
+    label_noise: float = 0.0,
+    seed: int = 0,
+    chain_ids: Sequence[int] | None = None,
     log_every: int = 0,
     block: int = 512,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(S)GD on ``mean((X (p ⊙ q) − y)²)`` for all chains at once.
+    """(S)GD on ``mean((X (p ⊙ q) − y)²)`` for all chains at once, on the simulator.
 
     Args:
         X, y: ``(S, N, n)``, ``(S, N)``.
         p0, q0: ``(S, n)`` initial factors.
         lr, steps: step size and number of steps.
-        noise: minibatch / label-noise settings (full batch, noiseless by default).
-        seeds, key: per-chain RNG streams for the noise (needed if ``noise`` is not trivial).
-        log_every: log the full-batch training loss every this many steps (0: never).
+        batch: rows per step, drawn without replacement (``0`` or ``>= N``: full batch); the
+            loss is the batch mean.
+        label_noise: std of fresh label noise added to ``y`` every step (``0``: none).
+        seed, chain_ids: the simulator's per-chain noise streams
+            (``derive_seed(seed, "dynamics-chain", chain_ids[i])``; default ``0..S-1``).
+        log_every: record the full-batch, noise-free training loss after every
+            ``log_every`` steps (0: never).
         block: steps per random draw.
 
     Returns:
         ``(p, q, loss_log (n_logs, S))``.
     """
-    S, N, _ = X.shape
-    p, q = p0.clone(), q0.clone()
-    Xt = X.transpose(1, 2).contiguous()
-    k = 2.0 / N
-    use_batch = 0 < noise.batch < N
-    use_ln = noise.label_noise > 0
-    dev = X.device
-    gens = C.chain_generators(seeds, key, dev) if (use_batch or use_ln) else []
-    if (use_batch or use_ln) and len(gens) != S:
-        raise ValueError("noisy training needs one seed per chain")
-    ln = C.BlockNoise(gens, (N,), block=block, device=dev) if use_ln else None
-    bi, masks = block, None
-    logs = []
-    for step in range(1, steps + 1):
-        c = p * q
-        r = torch.bmm(X, c[..., None])[..., 0] - y
-        if step % max(log_every, 1) == 0 and log_every:
-            logs.append((r * r).mean(1))
-        if ln is not None:
-            r = r - noise.label_noise * ln.next()
-        if use_batch:
-            if bi >= block:
-                u = torch.stack([torch.rand(block, N, generator=g, device=dev) for g in gens], 1)
-                # exactly `batch` rows per step: the `batch` smallest uniforms
-                kth = u.kthvalue(noise.batch, dim=-1, keepdim=True).values
-                masks = (u <= kth).to(X.dtype) * (N / noise.batch)
-                bi = 0
-            assert masks is not None
-            r = r * masks[bi]
-            bi += 1
-        g = torch.bmm(Xt, r[..., None])[..., 0]
-        gp = g * q
-        q.addcmul_(g, p, value=-lr * k)
-        p.add_(gp, alpha=-lr * k)
-    return p, q, torch.stack(logs) if logs else torch.zeros(0, S)
+    S, N, n = X.shape
+
+    def grad(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
+        Xb, pp, qq = b["X"], p["p"], p["q"]
+        r = torch.bmm(Xb, (pp * qq)[..., None])[..., 0] - b["y"]
+        g = torch.bmm(r[:, None, :], Xb)[:, 0] * (2.0 / Xb.shape[1])
+        return (lambda: (r * r).mean(1)), torch.cat((g * qq, g * pp), 1)
+
+    obs = {"train_loss": lambda p: _full_loss(X, y, p["p"] * p["q"])} if log_every else {}
+    sim = _linear_sim(X, y, {"p": (n,), "q": (n,)}, grad, [dyn.gradient_step(lr)], batch, label_noise,
+                      log_every, block, obs)
+    res = sim.run(torch.cat((p0, q0), 1), steps, seed=seed, chain_ids=chain_ids)
+    prm = res.params()
+    return prm["p"].contiguous(), prm["q"].contiguous(), _log(res, log_every, S)

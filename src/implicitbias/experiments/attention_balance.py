@@ -6,19 +6,19 @@ rescaling ``(q_j, k_j) -> (λ_j q_j, k_j / λ_j)`` leaves the predictor unchange
 predicts the balanced gauge ``‖q_j‖ = ‖k_j‖``. Logged: ``‖W_Q[:, j]‖ / ‖W_K[:, j]‖`` and the
 Frobenius and nuclear ratios ``‖W_Q‖ / ‖W_K‖``.
 
-Gradients (per sequence; ``c = 1/√h``, ``A = softmax(c Q Kᵀ)``, ``G = ∂L/∂O``)::
-
-    ∂L/∂V = Aᵀ G,  ∂L/∂A = G Vᵀ,  ∂L/∂S = A ⊙ (∂L/∂A − rowsum(∂L/∂A ⊙ A)),
-    ∂L/∂Q = c ∂L/∂S K,  ∂L/∂K = c (∂L/∂S)ᵀ Q,  ∂L/∂W_Q = Σ Xᵀ ∂L/∂Q  (same for K, V).
+The closed-form forward and gradients live in
+:mod:`implicitbias.experiments._attention_math` (re-exported here).
 
 Training runs on :class:`implicitbias.dynamics.Simulator` (:func:`simulator`): one chain per
-seed, batched loss on ``(S, ...)`` tensors whose gradient is the closed form above
-(:func:`attention_grads`, tested against autograd), per-chain data streams from
-``(DATA_SEED, chain index)``.
+seed, the three weights fused into one ``(d, 3h)`` parameter so that one batched product
+gives Q, K, V and one gives the three weight gradients (:func:`attention_grads_fused`, the
+closed form above, tested against autograd) in the simulator's ``grad=`` hook; per-chain
+data streams from ``(DATA_SEED, chain index)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,15 @@ from implicitbias import dynamics as dyn
 from implicitbias.data.synthetic import attention_teacher
 from implicitbias.device import resolve_device
 from implicitbias.experiments import _paper1_common as C
+from implicitbias.experiments._attention_math import (
+    TokenStream,
+    attention_forward,
+    attention_forward_fused,
+    attention_grads,
+    attention_grads_fused,
+    fuse,
+    teacher_student_grads,
+)
 from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
@@ -37,7 +46,8 @@ TITLE = "Single-head attention: Q/K column norm ratios → 1 under SGD (v2 Fig. 
 #: base seed of the simulator's per-chain data streams (chain c: derive_seed(DATA_SEED, "dynamics-chain", c)).
 DATA_SEED = derive_seed(0, f"{ID}/data")
 
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "attention_forward", "attention_grads", "simulator", "train"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "attention_forward", "attention_forward_fused", "attention_grads",
+           "attention_grads_fused", "teacher_student_grads", "TokenStream", "fuse", "simulator", "train"]
 
 
 @dataclass(frozen=True)
@@ -71,79 +81,6 @@ PRESETS: dict[str, Config] = {
 }
 
 
-def _softmax(z: torch.Tensor) -> torch.Tensor:
-    """Row softmax ``exp(z − max z) / Σ exp(z − max z)`` over the last axis.
-
-    Written out because ``torch.softmax`` over a last axis of length 8 is ≈ 5× slower on CPU
-    (165 µs vs 35 µs for ``(128, 8, 8)`` float32, 1 thread), and it runs every step.
-    """
-    e = torch.exp(z - z.amax(dim=-1, keepdim=True))
-    return e / e.sum(dim=-1, keepdim=True)
-
-
-def attention_forward(
-    Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, X: torch.Tensor
-) -> torch.Tensor:
-    """Seed-batched attention output. ``W_* (S, d, h)``, ``X (S, N, L, d)`` -> ``(S, N, L, h)``."""
-    S, N, L, d = X.shape
-    h = Wq.shape[2]
-    X2 = X.reshape(S, N * L, d)
-    Q = torch.bmm(X2, Wq).view(S * N, L, h)
-    K = torch.bmm(X2, Wk).view(S * N, L, h)
-    V = torch.bmm(X2, Wv).view(S * N, L, h)
-    A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * h**-0.5)
-    return torch.bmm(A, V).view(S, N, L, h)
-
-
-def attention_grads(
-    Wq: torch.Tensor, Wk: torch.Tensor, Wv: torch.Tensor, X: torch.Tensor, Y: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Loss ``mean((O − Y)²)`` per chain and its gradients.
-
-    Args:
-        Wq, Wk, Wv: ``(S, d, h)``; X: ``(S, N, L, d)``; Y: ``(S, N, L, h)``.
-
-    Returns:
-        ``(loss (S,), dWq, dWk, dWv)``.
-    """
-    S, N, L, d = X.shape
-    h = Wq.shape[2]
-    c = h**-0.5
-    X2 = X.reshape(S, N * L, d)
-    Q = torch.bmm(X2, Wq).view(S * N, L, h)
-    K = torch.bmm(X2, Wk).view(S * N, L, h)
-    V = torch.bmm(X2, Wv).view(S * N, L, h)
-    A = _softmax(torch.bmm(Q, K.transpose(1, 2)) * c)
-    R = torch.bmm(A, V) - Y.reshape(S * N, L, h)
-    G = R * (2.0 / (N * L * h))
-    dV = torch.bmm(A.transpose(1, 2), G)
-    dA = torch.bmm(G, V.transpose(1, 2))
-    dS = A * (dA - (dA * A).sum(-1, keepdim=True))
-    dQ = torch.bmm(dS, K) * c
-    dK = torch.bmm(dS.transpose(1, 2), Q) * c
-    X2t = X2.transpose(1, 2)
-    dWq = torch.bmm(X2t, dQ.reshape(S, N * L, h))
-    dWk = torch.bmm(X2t, dK.reshape(S, N * L, h))
-    dWv = torch.bmm(X2t, dV.reshape(S, N * L, h))
-    loss = (R * R).reshape(S, -1).mean(1)
-    return loss, dWq, dWk, dWv
-
-
-class _AttentionLoss(torch.autograd.Function):
-    """Per-chain loss ``(S,)`` whose backward returns :func:`attention_grads` (no autograd graph)."""
-
-    @staticmethod
-    def forward(ctx, Wq, Wk, Wv, X, Y):  # type: ignore[override]
-        loss, dWq, dWk, dWv = attention_grads(Wq, Wk, Wv, X, Y)
-        ctx.save_for_backward(dWq, dWk, dWv)
-        return loss
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        g = g[:, None, None]
-        return (*(t * g for t in ctx.saved_tensors), None, None)
-
-
 def _norm_stats(Wq: torch.Tensor, Wk: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Column ratios ``(S, h)``, Frobenius ratio ``(S,)``, nuclear ratio ``(S,)``."""
     col = Wq.norm(dim=1) / (Wk.norm(dim=1) + 1e-12)
@@ -171,12 +108,14 @@ def _init(cfg: Config, seeds: list[int]) -> tuple[dict[str, torch.Tensor], tuple
 def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dyn.Simulator:
     """The :class:`~implicitbias.dynamics.Simulator` of this experiment for ``S`` chains.
 
-    Each step every chain draws ``N`` fresh sequences ``X (N, L, d)``, ``X ~ N(0, I)``, its
-    teacher's targets plus label noise (:class:`~implicitbias.dynamics.OnlineTeacher` on the
-    ``N·L`` tokens), and takes one SGD step on ``mean((O − Y)²)``; the simulator's autograd
-    call receives the closed-form gradient (:func:`attention_grads`, ≈ 15% faster than
-    differentiating :func:`attention_forward`). Records every
-    ``log_every`` steps: column ratios ``(S, h)``, Frobenius and nuclear ratios ``(S,)``.
+    One parameter per chain, ``W = [W_Q | W_K | W_V]`` ``(d, 3h)`` (:func:`fuse`). Each step
+    every chain draws ``N`` fresh sequences ``X (N, L, d)``, ``X ~ N(0, I)``, and label-noise
+    normals (:class:`TokenStream`: the noise layout of an ``OnlineTeacher`` on the ``N·L``
+    tokens), and takes one SGD step on ``mean((O − Y)²)``, ``Y = attn_T(X) + σ ε``, with the
+    closed-form gradient :func:`teacher_student_grads` in the simulator's ``grad=`` hook
+    (no autograd graph; teacher and student share their batched products).
+    Records every ``log_every`` steps: column ratios ``(S, h)``, Frobenius and nuclear
+    ratios ``(S,)``.
 
     Args:
         cfg: settings.
@@ -184,27 +123,28 @@ def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor, torch.Tens
     """
     dev = resolve_device(cfg.device)
     d, h, N, L = cfg.d_emb, cfg.d_head, cfg.batch, cfg.seq
-    Tq, Tk, Tv = (t.to(dev) for t in teacher)
-    S = Tq.shape[0]
+    T = fuse(*teacher).to(dev)
+    S = T.shape[0]
+    sigma = cfg.label_noise
 
-    def teacher_fn(x: torch.Tensor) -> torch.Tensor:  # (S·N·L, d) -> (S·N·L, h)
-        return attention_forward(Tq, Tk, Tv, x.view(S, N, L, d)).reshape(S * N * L, h)
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
+        eps = batch["eps"].view(S, N, L, h) if sigma > 0 else None
+        loss, dW = teacher_student_grads(p["W"], T, batch["x"].view(S, N, L, d), eps, sigma)
+        return loss, dW.view(S, -1)
 
-    def loss(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        x, y = batch["x"].view(S, N, L, d), batch["y"].view(S, N, L, h)
-        return _AttentionLoss.apply(p["Wq"], p["Wk"], p["Wv"], x, y)
+    def qk(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return p["W"][..., :h], p["W"][..., h : 2 * h]
 
-    eps = 1e-12  # as in _norm_stats
     obs = {
-        "col_ratios": lambda p: p["Wq"].norm(dim=1) / (p["Wk"].norm(dim=1) + eps),
-        "fro_ratio": lambda p: p["Wq"].flatten(1).norm(dim=1) / (p["Wk"].flatten(1).norm(dim=1) + eps),
-        "nuc_ratio": lambda p: torch.linalg.svdvals(p["Wq"]).sum(-1) / (torch.linalg.svdvals(p["Wk"]).sum(-1) + eps),
+        "col_ratios": lambda p: _norm_stats(*qk(p))[0],
+        "fro_ratio": lambda p: _norm_stats(*qk(p))[1],
+        "nuc_ratio": lambda p: _norm_stats(*qk(p))[2],
     }
     return dyn.Simulator(
-        loss, {"Wq": (d, h), "Wk": (d, h), "Wv": (d, h)}, dyn.chain(dyn.gradient_step(cfg.lr)),
-        data=dyn.OnlineTeacher(teacher_fn, d, h, N * L, noise_std=cfg.label_noise),
+        None, {"W": (d, 3 * h)}, dyn.chain(dyn.gradient_step(cfg.lr)),
+        data=TokenStream(N * L, d, h, sigma > 0),
         observables=obs, record_every=cfg.log_every, block=cfg.block, dtype=torch.float32,
-        device=dev, batched_loss=True, batched_observables=True,
+        device=dev, batched_observables=True, grad=grad,
     )
 
 
@@ -218,14 +158,14 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
     seeds = C.chain_seeds(cfg.seed, cfg.seeds)
     theta0, teacher = _init(cfg, seeds)
     res = simulator(cfg, teacher).run(
-        theta0, cfg.steps, seed=DATA_SEED, chain_ids=seeds, name=ID, progress=progress
+        {"W": fuse(theta0["Wq"], theta0["Wk"], theta0["Wv"])}, cfg.steps, seed=DATA_SEED,
+        chain_ids=seeds, name=ID, progress=progress,
     )
-    p = res.params()
+    Wq, Wk, Wv = (w.cpu().contiguous() for w in res.params()["W"].split(cfg.d_head, dim=-1))
     rec = res.records
     return {
         "steps": res.steps, "col_ratios": rec["col_ratios"].cpu(), "fro_ratio": rec["fro_ratio"].cpu(),
-        "nuc_ratio": rec["nuc_ratio"].cpu(), "loss": rec["loss"].cpu(),
-        "Wq": p["Wq"].cpu().contiguous(), "Wk": p["Wk"].cpu().contiguous(), "Wv": p["Wv"].cpu().contiguous(),
+        "nuc_ratio": rec["nuc_ratio"].cpu(), "loss": rec["loss"].cpu(), "Wq": Wq, "Wk": Wk, "Wv": Wv,
     }
 
 

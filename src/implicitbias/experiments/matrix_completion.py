@@ -10,25 +10,33 @@ the paper's code (§10 pitfall 7). Gradients: ``G = 2 B_t ⊙ (PQ − M*) / 400`
 Pitfall (§8.3): the paper's plotted "Est. σ_i" are ``2 σ_i(PQ)``. We log and report both.
 The induced bias (balanced-constraint Gram) is ``(T/2)(A + B)`` with
 ``A = Σ_i log σ_i`` and ``B = Σ_{i<j} log(σ_i + σ_j)`` over the top ``rank_true`` values.
+
+Training runs on :class:`implicitbias.dynamics.Simulator` (:func:`simulator`): batch masks
+from :class:`MaskedBatches`, the closed-form gradient :func:`mc_grads` in its ``grad=`` hook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from implicitbias import dynamics as dyn
 from implicitbias.data.synthetic import low_rank_matrix
 from implicitbias.device import resolve_device
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 ID = "matrix_completion"
 TITLE = "Low-rank matrix completion: recovered spectrum and per-mode balance (v2 Fig. 4)"
+#: base seed of the simulator's per-chain batch-mask streams.
+BATCH_SEED = derive_seed(0, f"{ID}/batches")
 
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "mc_grads", "bias_terms", "train"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "mc_grads", "bias_terms", "MaskedBatches", "simulator", "train"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +77,17 @@ def mc_grads(
     Returns:
         ``(loss (S,), dP (S, m, r), dQ (S, r, n))``.
     """
+    loss, (dP, dQ) = _mc_grads_lazy(P, Q, M, mask)
+    return loss(), dP, dQ
+
+
+def _mc_grads_lazy(
+    P: torch.Tensor, Q: torch.Tensor, M: torch.Tensor, mask: torch.Tensor
+) -> tuple[Callable[[], torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`mc_grads` with the loss as a callable (only evaluated at recorded steps)."""
     R = (torch.bmm(P, Q) - M) * mask
     G = R * (2.0 / (R.shape[1] * R.shape[2]))
-    return (R * R).mean(dim=(1, 2)), torch.bmm(G, Q.transpose(1, 2)), torch.bmm(P.transpose(1, 2), G)
+    return (lambda: (R * R).mean(dim=(1, 2))), (torch.bmm(G, Q.transpose(1, 2)), torch.bmm(P.transpose(1, 2), G))
 
 
 def bias_terms(sv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,54 +99,88 @@ def bias_terms(sv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return A, B
 
 
+class MaskedBatches(dyn.DataSource):
+    """Per-chain batch masks ``B_t = Ω ∧ Bernoulli(ratio)``, fresh each step.
+
+    Args:
+        omega: ``(C, m, n)`` observation masks (0/1), row ``c`` for the ``c``-th chain of the run.
+        ratio: probability that an observed entry is in the step's batch.
+    """
+
+    def __init__(self, omega: torch.Tensor, ratio: float) -> None:
+        self.omega, self.ratio = omega, float(ratio)
+        # u < ratio·Ω  ⇔  Ω ∧ (u < ratio) for u ∈ [0, 1): one comparison per step
+        self._thr = omega * self.ratio
+
+    def noise_spec(self) -> dict[str, dyn.NoiseSpec]:
+        return {"u": dyn.NoiseSpec(tuple(self.omega.shape[1:]), "uniform")}
+
+    def batch_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"mask": tuple(self.omega.shape[1:])}
+
+    def batch(self, noise, n_chains):  # type: ignore[override]
+        return {"mask": noise["u"] < self._thr}
+
+    def to(self, dtype: torch.dtype, device: torch.device) -> MaskedBatches:
+        return MaskedBatches(self.omega.to(dtype=dtype, device=device), self.ratio)
+
+
+def simulator(cfg: Config, M: torch.Tensor, omega: torch.Tensor) -> dyn.Simulator:
+    """The :class:`~implicitbias.dynamics.Simulator` of this experiment for ``S`` chains.
+
+    One SGD step per chain on ``mean((B_t ⊙ (PQ − M))²)`` with the closed-form gradient
+    :func:`mc_grads`; records every ``log_every`` steps the singular values of ``PQ``
+    (float64 SVD) and the per-mode ratios ``‖P[:, i]‖ / ‖Q[i, :]‖``.
+
+    Args:
+        cfg: settings.
+        M, omega: ``(S, m, n)`` targets and observation masks (chain ``i`` of the run: row ``i``);
+            the batch mask reaches the gradient as a bool tensor.
+    """
+    dev = resolve_device(cfg.device)
+    m, r = cfg.size, cfg.rank
+    M = M.to(dev)
+
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
+        loss, (dP, dQ) = _mc_grads_lazy(p["P"], p["Q"], M, batch["mask"])
+        return loss, torch.cat((dP.flatten(1), dQ.flatten(1)), 1)
+
+    obs = {
+        "sv": lambda p: torch.linalg.svdvals(torch.bmm(p["P"], p["Q"]).double()).float(),
+        "mode_ratios": lambda p: p["P"].norm(dim=1) / (p["Q"].norm(dim=2) + 1e-12),
+    }
+    return dyn.Simulator(
+        None, {"P": (m, r), "Q": (r, m)}, dyn.chain(dyn.gradient_step(cfg.lr)),
+        data=MaskedBatches(omega, cfg.batching_ratio), observables=obs, record_every=cfg.log_every,
+        block=cfg.block, dtype=torch.float32, device=dev, batched_observables=True, grad=grad,
+    )
+
+
 @C.threaded
 def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tensor]:
-    """Run all chains; return logged arrays."""
-    dev = resolve_device(cfg.device)
+    """Run all chains on the simulator; return logged arrays.
+
+    Chain ``i`` of the run is global chain ``cfg.seed + i`` (its problem and start from
+    ``derive_seed(cfg.seed + i, "matrix_completion/init")``, its batch masks from the
+    simulator's stream ``(BATCH_SEED, cfg.seed + i)``).
+    """
     seeds = C.chain_seeds(cfg.seed, cfg.seeds)
-    S, m, r = len(seeds), cfg.size, cfg.rank
+    m, r = cfg.size, cfg.rank
     Ms, Om, P0, Q0 = [], [], [], []
     for g in C.chain_generators(seeds, f"{ID}/init", torch.device("cpu")):
         Ms.append(low_rank_matrix(g, m, m, cfg.true_sv))
         Om.append((torch.rand(m, m, generator=g) < cfg.obs_prob).float())
         P0.append(torch.randn(m, r, generator=g) * cfg.p_std)
         Q0.append(torch.randn(r, m, generator=g) * cfg.q_std)
-    M, Omega = torch.stack(Ms).to(dev), torch.stack(Om).to(dev)
-    P, Q = torch.stack(P0).to(dev), torch.stack(Q0).to(dev)
-    gens = C.chain_generators(seeds, f"{ID}/batches", dev)
-    n_logs = cfg.steps // cfg.log_every + 1
-    log_steps = torch.zeros(n_logs, dtype=torch.long)
-    svs = torch.zeros(n_logs, S, min(m, r))
-    ratios = torch.zeros(n_logs, S, r)
-    losses = torch.full((n_logs, S), float("nan"))
-
-    def snap(i: int) -> None:
-        svs[i] = torch.linalg.svdvals(torch.bmm(P, Q).double()).float().cpu()
-        ratios[i] = (P.norm(dim=1) / (Q.norm(dim=2) + 1e-12)).cpu()
-
-    snap(0)
-    every = C.progress_every(cfg.steps)
-    li, bi, masks = 1, cfg.block, None
-    for step in range(1, cfg.steps + 1):
-        if bi >= cfg.block:
-            u = torch.stack([torch.rand(cfg.block, m, m, generator=g, device=dev) for g in gens], 1)
-            masks = (u < cfg.batching_ratio).float() * Omega
-            bi = 0
-        assert masks is not None
-        loss, dP, dQ = mc_grads(P, Q, M, masks[bi])
-        bi += 1
-        P.sub_(dP, alpha=cfg.lr)
-        Q.sub_(dQ, alpha=cfg.lr)
-        if step % cfg.log_every == 0:
-            log_steps[li] = step
-            snap(li)
-            losses[li] = loss.cpu()
-            li += 1
-        if step % every == 0:
-            progress(step, cfg.steps, ID)
+    M, Omega = torch.stack(Ms), torch.stack(Om)
+    res = simulator(cfg, M, Omega).run(
+        {"P": torch.stack(P0), "Q": torch.stack(Q0)}, cfg.steps, seed=BATCH_SEED, chain_ids=seeds,
+        name=ID, progress=progress,
+    )
+    p, rec = res.params(), res.records
     return {
-        "steps": log_steps[:li], "sv": svs[:li], "mode_ratios": ratios[:li], "loss": losses[:li],
-        "P": P.cpu(), "Q": Q.cpu(), "M_true": M.cpu(), "mask": Omega.cpu(),
+        "steps": res.steps, "sv": rec["sv"].cpu(), "mode_ratios": rec["mode_ratios"].cpu(), "loss": rec["loss"].cpu(),
+        "P": p["P"].cpu().contiguous(), "Q": p["Q"].cpu().contiguous(), "M_true": M, "mask": Omega,
     }
 
 

@@ -28,9 +28,10 @@ import torch
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments import fourier_sparsity as F
 from implicitbias.experiments import tv_recovery as TV
-from implicitbias.experiments._paper1_linear import NoiseSpec, train_hadamard
+from implicitbias.experiments._paper1_linear import train_hadamard
 from implicitbias.experiments.base import Claim, ExperimentResult, Progress, no_progress
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 ID = "noise_init_ablation"
 TITLE = "Noise vs initialisation: which (optimizer × init) cells give the sparse solution"
@@ -87,9 +88,10 @@ def _inits(seeds: list[int], key: str, n: int, small: float, large: float, dev) 
     return {INITS[0]: (torch.stack(ps).to(dev), torch.stack(qs).to(dev)), INITS[1]: (P.to(dev), Q.to(dev))}
 
 
-def _noise(method: str, batch: int, sigma: float) -> NoiseSpec:
-    return {"full-batch": NoiseSpec(), "minibatch SGD": NoiseSpec(batch=batch),
-            "label-noise SGD": NoiseSpec(label_noise=sigma)}[method]
+def _noise(method: str, batch: int, sigma: float) -> dict[str, float]:
+    """``train_hadamard`` keywords of a method: ``batch`` rows per step / label-noise std."""
+    return {"full-batch": {}, "minibatch SGD": {"batch": batch},
+            "label-noise SGD": {"label_noise": sigma}}[method]
 
 
 @C.threaded
@@ -110,7 +112,8 @@ def grid(cfg: Config, progress: Progress = no_progress) -> dict[str, dict[str, d
             cell = f"{method} | {init}"
             p, q, _ = train_hadamard(
                 fp["X"], fp["y"], *fin[init], cfg.fourier_lr, cfg.fourier_steps,
-                _noise(method, cfg.fourier_batch, cfg.fourier_label_noise), seeds, f"{ID}/f/{cell}",
+                **_noise(method, cfg.fourier_batch, cfg.fourier_label_noise),
+                seed=derive_seed(0, f"{ID}/f/{cell}"), chain_ids=seeds,
             )
             out["fourier"][cell] = F.evaluate(p * q, fp, fcfg.support_tol)
             done += 1
@@ -118,7 +121,8 @@ def grid(cfg: Config, progress: Progress = no_progress) -> dict[str, dict[str, d
             lr = cfg.tv_large_lr if (init == INITS[1] and cfg.tv_large_lr > 0) else cfg.tv_lr
             a, b, _ = train_hadamard(
                 FX, tp["y"], *tin[init], lr, cfg.tv_steps,
-                _noise(method, cfg.tv_batch, cfg.tv_label_noise), seeds, f"{ID}/tv/{cell}",
+                **_noise(method, cfg.tv_batch, cfg.tv_label_noise),
+                seed=derive_seed(0, f"{ID}/tv/{cell}"), chain_ids=seeds,
             )
             out["tv"][cell] = TV.evaluate(torch.cumsum(a * b, -1), tp)
             done += 1

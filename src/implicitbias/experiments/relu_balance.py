@@ -10,25 +10,34 @@ Gradients (per chain, batch ``x (B, d)``, ``y (B, o)``, loss ``mean((f − y)²)
 
     P = x Wᵀ, H = relu(P), R = H Vᵀ − y, G = 2R / (B·o)
     ∂L/∂V = Gᵀ H,   ∂L/∂W = ((G V) ⊙ 1[P > 0])ᵀ x
+
+Training runs on :class:`implicitbias.dynamics.Simulator` (:func:`simulator`) with this
+closed-form gradient plugged into its ``grad=`` hook; per-chain data streams come from
+``(DATA_SEED, chain index)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from implicitbias import dynamics as dyn
 from implicitbias.data.synthetic import relu_teacher
 from implicitbias.device import resolve_device
 from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
 from implicitbias.runs import RunDir
+from implicitbias.seeding import derive_seed
 
 ID = "relu_balance"
 TITLE = "Shallow ReLU network: per-unit norm ratios |v_j|/‖w_j‖ → 1 under SGD (v2 Fig. 2)"
+#: base seed of the simulator's per-chain data streams (chain c: derive_seed(DATA_SEED, "dynamics-chain", c)).
+DATA_SEED = derive_seed(0, f"{ID}/data")
 
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "relu_grads", "train"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "relu_grads", "simulator", "train"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,15 @@ def relu_grads(
     Returns:
         ``(loss (S,), dW (S, h, d), dV (S, o, h))``.
     """
+    loss, g = _relu_grads_lazy(W, V, x, y)
+    dW, dV = g
+    return loss(), dW, dV
+
+
+def _relu_grads_lazy(
+    W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> tuple[Callable[[], torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`relu_grads` with the loss as a callable (only evaluated at recorded steps)."""
     P = torch.bmm(x, W.transpose(1, 2))
     H = torch.relu(P)
     R = torch.bmm(H, V.transpose(1, 2)) - y
@@ -77,8 +95,7 @@ def relu_grads(
     dV = torch.bmm(G.transpose(1, 2), H)
     dP = torch.bmm(G, V) * (P > 0)
     dW = torch.bmm(dP.transpose(1, 2), x)
-    loss = (R * R).mean(dim=(1, 2))
-    return loss, dW, dV
+    return (lambda: (R * R).mean(dim=(1, 2))), (dW, dV)
 
 
 def _ratios(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
@@ -86,12 +103,49 @@ def _ratios(W: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return V.norm(dim=1) / (W.norm(dim=2) + 1e-12)
 
 
+def simulator(cfg: Config, teacher: tuple[torch.Tensor, torch.Tensor]) -> dyn.Simulator:
+    """The :class:`~implicitbias.dynamics.Simulator` of this experiment for ``S`` chains.
+
+    Each step every chain draws ``B`` fresh inputs ``x ~ N(0, I_d)`` and its own teacher's
+    targets plus label noise (:class:`~implicitbias.dynamics.OnlineTeacher`), and takes one
+    SGD step with the closed-form gradient :func:`relu_grads`. Records the per-unit ratios
+    ``(S, h)`` every ``log_every`` steps.
+
+    Args:
+        cfg: settings.
+        teacher: ``(Wt (S, h, d), Vt (S, o, h))``; chain ``i`` of the run has teacher ``i``.
+    """
+    dev = resolve_device(cfg.device)
+    h, d, o, B = cfg.hidden, cfg.d_in, cfg.d_out, cfg.batch
+    Wt, Vt = (t.to(dev) for t in teacher)
+    S = Wt.shape[0]
+    WtT, VtT = Wt.transpose(1, 2), Vt.transpose(1, 2)
+
+    def teacher_fn(x: torch.Tensor) -> torch.Tensor:  # (S·B, d) -> (S·B, o)
+        return torch.bmm(torch.relu(torch.bmm(x.view(S, B, d), WtT)), VtT).reshape(S * B, o)
+
+    def grad(p: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[Callable[[], torch.Tensor], torch.Tensor]:
+        loss, (dW, dV) = _relu_grads_lazy(p["W"], p["V"], batch["x"], batch["y"])
+        return loss, torch.cat((dW.flatten(1), dV.flatten(1)), 1)
+
+    return dyn.Simulator(
+        None, {"W": (h, d), "V": (o, h)}, dyn.chain(dyn.gradient_step(cfg.lr)),
+        data=dyn.OnlineTeacher(teacher_fn, d, o, B, noise_std=cfg.label_noise),
+        observables={"ratios": lambda p: _ratios(p["W"], p["V"])}, record_every=cfg.log_every,
+        dtype=torch.float32, device=dev, batched_observables=True, grad=grad,
+    )
+
+
 @C.threaded
 def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tensor]:
-    """Run all chains; return logged arrays (steps, ratios, losses, final weights)."""
-    dev = resolve_device(cfg.device)
+    """Run all chains on the simulator; return logged arrays (steps, ratios, losses, final weights).
+
+    Chain ``i`` of the run is global chain ``cfg.seed + i``: its teacher and start come from
+    ``derive_seed(cfg.seed + i, "relu_balance/init")``, its data stream from the simulator's
+    stream ``(DATA_SEED, cfg.seed + i)``, whatever ``cfg.seeds`` is.
+    """
     seeds = C.chain_seeds(cfg.seed, cfg.seeds)
-    S, h, d, o, B = len(seeds), cfg.hidden, cfg.d_in, cfg.d_out, cfg.batch
+    h, d, o = cfg.hidden, cfg.d_in, cfg.d_out
     Wt, Vt, W0, V0 = [], [], [], []
     for g in C.chain_generators(seeds, f"{ID}/init", torch.device("cpu")):
         a, b = relu_teacher(g, d, h, o, cfg.teacher_std)
@@ -100,40 +154,14 @@ def train(cfg: Config, progress: Progress = no_progress) -> dict[str, torch.Tens
         W0.append(torch.randn(h, d, generator=g) * cfg.student_std)
         V0.append(torch.randn(o, h, generator=g) * cfg.student_std)
     s = C.unbalance_scales(h, cfg.log_scale).float()
-    W = (torch.stack(W0) * s[None, :, None]).to(dev)
-    V = (torch.stack(V0) / s[None, None, :]).to(dev)
-    Wt_, Vt_ = torch.stack(Wt).to(dev), torch.stack(Vt).to(dev)
-    noise = C.BlockNoise(C.chain_generators(seeds, f"{ID}/data", dev), (B, d + o), device=dev)
-    n_logs = cfg.steps // cfg.log_every + 1
-    log_steps = torch.zeros(n_logs, dtype=torch.long)
-    ratios = torch.zeros(n_logs, S, h)
-    losses = torch.full((n_logs, S), float("nan"))
-    ratios[0] = _ratios(W, V).cpu()
-    every = C.progress_every(cfg.steps)
-    li = 1
-    for step in range(1, cfg.steps + 1):
-        z = noise.next()
-        x = z[..., :d]
-        y = torch.bmm(torch.relu(torch.bmm(x, Wt_.transpose(1, 2))), Vt_.transpose(1, 2))
-        y = y + cfg.label_noise * z[..., d:]
-        loss, dW, dV = relu_grads(W, V, x, y)
-        W.sub_(dW, alpha=cfg.lr)
-        V.sub_(dV, alpha=cfg.lr)
-        if step % cfg.log_every == 0:
-            log_steps[li] = step
-            ratios[li] = _ratios(W, V).cpu()
-            losses[li] = loss.cpu()
-            li += 1
-        if step % every == 0:
-            progress(step, cfg.steps, ID)
+    theta0 = {"W": torch.stack(W0) * s[None, :, None], "V": torch.stack(V0) / s[None, None, :]}
+    teacher = (torch.stack(Wt), torch.stack(Vt))
+    res = simulator(cfg, teacher).run(theta0, cfg.steps, seed=DATA_SEED, chain_ids=seeds, name=ID, progress=progress)
+    p = res.params()
     return {
-        "steps": log_steps[:li],
-        "ratios": ratios[:li],
-        "loss": losses[:li],
-        "W": W.cpu(),
-        "V": V.cpu(),
-        "teacher_W": Wt_.cpu(),
-        "teacher_V": Vt_.cpu(),
+        "steps": res.steps, "ratios": res.records["ratios"].cpu(), "loss": res.records["loss"].cpu(),
+        "W": p["W"].cpu().contiguous(), "V": p["V"].cpu().contiguous(),
+        "teacher_W": teacher[0], "teacher_V": teacher[1],
     }
 
 

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
+
+# the one thread helper lives in implicitbias.device; re-exported here under its old name
+from implicitbias.device import torch_threads as lapack_threads
 
 __all__ = [
     "null_space",
@@ -49,24 +50,6 @@ def null_space(k: torch.Tensor, rtol: float = 1e-9) -> tuple[torch.Tensor, torch
     smax = float(s_full[0]) if p else 0.0
     rank = int((s_full > rtol * max(smax, 1e-300)).sum())
     return vh[rank:].T.contiguous(), s_full
-
-
-@contextlib.contextmanager
-def lapack_threads(n: int | None) -> Iterator[None]:
-    """Temporarily run torch linear algebra on ``n`` threads (restored on exit).
-
-    Dense SVD/eigh on a shared, oversubscribed CPU can be 10-100x slower multi-threaded than
-    single-threaded; discovery runs its factorizations with ``n = 1`` by default.
-    """
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def constraint_null_space(

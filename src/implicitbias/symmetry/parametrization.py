@@ -62,6 +62,21 @@ class Parametrization:
             start += n
         self._dim = start
 
+    # ---- constructors from torch modules (implicitbias.symmetry.module) ---------------------
+    @classmethod
+    def from_module(cls, model: Any, example_input: Any, **kwargs: Any) -> Parametrization:
+        """A module's function for all inputs; see :func:`implicitbias.symmetry.module.from_module`."""
+        from implicitbias.symmetry.module import from_module
+
+        return from_module(model, example_input, **kwargs)
+
+    @classmethod
+    def from_loss(cls, model: Any, loss_fn: Callable[..., Any], example_batch: Any, **kwargs: Any) -> Parametrization:
+        """A training objective for all batches; see :func:`implicitbias.symmetry.module.from_loss`."""
+        from implicitbias.symmetry.module import from_loss
+
+        return from_loss(model, loss_fn, example_batch, **kwargs)
+
     # ---- layout -------------------------------------------------------------------------
     @property
     def dim(self) -> int:
