@@ -160,10 +160,11 @@ class ObjectiveModule(torch.nn.Module):
 def full_size_discovery(d_in: int, hidden: tuple[int, ...], num_classes: int, goodness_kind: str = "l2", seed: int = 0) -> dict[str, dict]:
     """Discovery at full width through ``Parametrization.from_module`` (issue 13 §1–2), if present.
 
-    Each discovered generator is re-verified by a Jacobian–vector product along its field at
-    a fresh point (relative residual ``‖J ξ_a‖ / (‖J‖_probe ‖ξ_a‖)``). Returns
-    ``{kind: {D, dim, dim_sym, worst_fresh_residual, seconds}}`` or ``{}`` when the module path
-    is not available in this build.
+    Each discovered generator is re-verified by Jacobian–vector products along its field at
+    two fresh points (relative residual ``‖J ξ_a‖ / (‖J u‖ ‖ξ_a‖)``, u a random unit vector);
+    ``dim`` is the dimension of the sub-span with residuals ``<= 1e-7`` (``discovered`` before
+    filtering). Returns ``{kind: {D, discovered, dim, dim_sym, worst_fresh_residual, seconds}}``
+    or ``{}`` when the module path is not available in this build.
     """
     import time
 
@@ -178,17 +179,22 @@ def full_size_discovery(d_in: int, hidden: tuple[int, ...], num_classes: int, go
         p = Parametrization.from_module(mod, torch.zeros(8, d_in, dtype=torch.float64))
         alg = discover_symmetries(p, seed=seed)
         sym = alg.symmetric_part()
-        worst = 0.0
+        worst, verified = 0.0, 0
         if alg.dim:
-            th = p.random_point(seed + 1000)
-            f = alg.fields(th)  # dense algebras: (D, k); sparse ones: sparse (k, D)
-            f = f.to_dense() if f.is_sparse or f.layout != torch.strided else f
-            if tuple(f.shape) == (alg.dim, p.dim) and alg.dim != p.dim:
-                f = f.T
-            probe = torch.randn(p.dim, generator=torch_generator(seed, "jvp-probe"), dtype=torch.float64)
-            jn = float(p.jvp(th, probe / probe.norm()).norm())
-            for a in range(alg.dim):
-                v = f[:, a]
-                worst = max(worst, float(p.jvp(th, v / v.norm()).norm()) / max(jn, 1e-300))
-        out[kind] = {"D": p.dim, "dim": alg.dim, "dim_sym": sym.dim, "worst_fresh_residual": worst, "seconds": time.perf_counter() - t0}
+            cols = []
+            for i in range(2):  # relative residuals J ξ_a at two fresh points
+                th = p.random_point(seed + 1000 + i)
+                f = alg.fields(th)  # dense algebras: (D, k); sparse ones: sparse (k, D)
+                f = f.to_dense() if f.is_sparse or f.layout != torch.strided else f
+                if tuple(f.shape) == (alg.dim, p.dim) and alg.dim != p.dim:
+                    f = f.T
+                probe = torch.randn(p.dim, generator=torch_generator(seed, "jvp-probe", i), dtype=torch.float64)
+                jn = max(float(p.jvp(th, probe / probe.norm()).norm()), 1e-300)
+                cols.append(torch.stack([p.jvp(th, f[:, a] / f[:, a].norm()) / jn for a in range(alg.dim)], dim=1))
+            r = torch.cat(cols)  # (2 n_out, k)
+            worst = float(r.norm(dim=0).max())
+            verified = alg.dim - int((torch.linalg.svdvals(r) > 1e-7).sum())
+        dim_sym = sym.dim if verified == alg.dim else (0 if verified == 0 else -1)  # -1: not computed
+        out[kind] = {"D": p.dim, "discovered": alg.dim, "dim": verified, "dim_sym": dim_sym, "worst_fresh_residual": worst,
+                     "seconds": time.perf_counter() - t0}
     return out
