@@ -23,6 +23,7 @@ _LAZY = {
     "SparseSymmetryAlgebra": ("implicitbias.symmetry.sparse_algebra", "SparseSymmetryAlgebra"),
     "discover_symmetries": ("implicitbias.symmetry.scalable", "discover_symmetries"),
     "induced_bias": ("implicitbias.symmetry.scalable", "induced_bias"),
+    "SymmetryMonitor": ("implicitbias.symmetry.monitor", "SymmetryMonitor"),
     "catalog": ("implicitbias.symmetry.catalog", None),
 }
 

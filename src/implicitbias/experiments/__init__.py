@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "tv_recovery": "implicitbias.experiments.tv_recovery",
     "noise_init_ablation": "implicitbias.experiments.noise_init_ablation",
     "ff_representations": "implicitbias.experiments.ff_representations",
+    "symmetry_in_trained_nets": "implicitbias.experiments.symmetry_in_trained_nets",
 }
 
 

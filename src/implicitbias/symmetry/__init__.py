@@ -12,6 +12,7 @@ Pipeline: :class:`Parametrization` (flat theta -> predictor; ``Parametrization.f
 from implicitbias.symmetry import catalog
 from implicitbias.symmetry.algebra import SymmetryAlgebra
 from implicitbias.symmetry.gauge import SingularOrbitWarning, constraint_gram
+from implicitbias.symmetry.monitor import SymmetryMonitor
 from implicitbias.symmetry.parametrization import Parametrization
 from implicitbias.symmetry.scalable import balance, discover_symmetries, induced_bias, moment_map
 from implicitbias.symmetry.sparse_algebra import SparseSymmetryAlgebra
@@ -20,6 +21,7 @@ __all__ = [
     "Parametrization",
     "SymmetryAlgebra",
     "SparseSymmetryAlgebra",
+    "SymmetryMonitor",
     "discover_symmetries",
     "induced_bias",
     "balance",
