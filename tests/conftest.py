@@ -19,6 +19,6 @@ from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 _HYP_COMMON = dict(deadline=None, derandomize=True, database=None, print_blob=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-settings.register_profile("fast", max_examples=6, phases=[Phase.explicit, Phase.generate], **_HYP_COMMON)
+settings.register_profile("fast", max_examples=8, phases=[Phase.explicit, Phase.generate], **_HYP_COMMON)
 settings.register_profile("thorough", max_examples=60, **_HYP_COMMON)
 settings.load_profile(os.environ.get("IMPLICITBIAS_HYPOTHESIS_PROFILE", "fast"))

@@ -15,7 +15,10 @@ symmetric part, and the closed-form induced bias per unit temperature where one 
   (definite blocks have no boost and contribute nothing).
 * :func:`linear_chain` — ``W = W_L ... W_1`` with hidden widths at most ``min(d_0, d_L)``:
   algebra ``⊕_hidden gl(d_l)`` acting by ``(W_{l+1}, W_l) -> (W_{l+1} A^{-1}, A W_l)``;
-  for ``L = 2`` the bias is the factorization formula.
+  for ``L = 2`` the bias is the factorization formula. Not when a factor *between two hidden
+  layers* is a vector of length >= 2 (hidden widths 1 next to >= 2): then
+  ``δW_{l+1} = M (J W_l)^T`` with ``J`` skew is linear too (``W_l^T J W_l = 0`` for a column),
+  e.g. ``chain(2, 1, 2, 2)`` has dimension 7, not 5 (:func:`chain_vector_extras`).
 * :func:`smooth_none` — ``phi = M1 x + M2 x^3`` with ``n_out >= D`` generic outputs: no
   linear symmetry at all.
 """
@@ -147,30 +150,37 @@ def quadratic_forms(signs: list[list[int]]) -> Known:
 
 def linear_chain(widths: list[int]) -> Known:
     """``W = W_L ... W_1``, ``W_l`` of shape ``(widths[l], widths[l-1])``; hidden widths <= ends."""
-    depth = len(widths) - 1
-    if any(h > min(widths[0], widths[-1]) for h in widths[1:-1]):
+    hidden = widths[1:-1]
+    if any(h > min(widths[0], widths[-1]) for h in hidden):
         raise ValueError("hidden widths must not exceed min(d_0, d_L)")
-    shapes = {f"W{l + 1}": (widths[l + 1], widths[l]) for l in range(depth)}
+    if 1 in hidden and max(hidden) > 1:
+        raise ValueError("a vector factor between hidden layers has more symmetries (chain_vector_extras)")
+    return _chain(widths)
+
+
+def _chain(widths: list[int]) -> Known:
+    depth = len(widths) - 1
+    shapes = {f"W{k + 1}": (widths[k + 1], widths[k]) for k in range(depth)}
 
     def fn(q: dict[str, torch.Tensor]) -> torch.Tensor:
         w = q["W1"]
-        for l in range(2, depth + 1):
-            w = q[f"W{l}"] @ w
+        for k in range(2, depth + 1):
+            w = q[f"W{k}"] @ w
         return w
 
     p = Parametrization(fn, shapes, name=f"chain{tuple(widths)}")
     sl = p.slices
     gens = []
-    for l in range(1, depth):  # hidden layer l between W_l and W_{l+1}
-        h = widths[l]
+    for k in range(1, depth):  # hidden layer k between W_k and W_{k+1}
+        h = widths[k]
         for i in range(h):
             for j in range(h):
                 e = torch.zeros(h, h, dtype=F64)
                 e[i, j] = 1.0
                 g = torch.zeros(p.dim, p.dim, dtype=F64)
-                a, b = sl[f"W{l}"], sl[f"W{l + 1}"]
-                g[a, a] = left_mult(shapes[f"W{l}"], e)  # W_l -> E W_l
-                g[b, b] = right_mult(shapes[f"W{l + 1}"], -e)  # W_{l+1} -> -W_{l+1} E
+                a, b = sl[f"W{k}"], sl[f"W{k + 1}"]
+                g[a, a] = left_mult(shapes[f"W{k}"], e)  # W_k -> E W_k
+                g[b, b] = right_mult(shapes[f"W{k + 1}"], -e)  # W_{k+1} -> -W_{k+1} E
                 gens.append(g)
     bias_unit = None
     if depth == 2:
@@ -191,3 +201,26 @@ def smooth_none(dim: int, n_out: int, seed: int) -> Known:
     m2 = torch.randn(n_out, dim, generator=g, dtype=F64)
     p = Parametrization(lambda q: q["x"] @ m1.T + (q["x"] ** 3) @ m2.T, {"x": (dim,)}, name=f"smooth({dim}->{n_out})")
     return Known(p, torch.zeros(0, dim, dim, dtype=F64), 0, lambda th: torch.zeros(th.shape[:-1], dtype=F64), p.name)
+
+
+def chain_vector_extras() -> tuple[Parametrization, torch.Tensor]:
+    """``chain(2, 1, 2, 2)`` and its 7 generators: gl(1) ⊕ gl(2) plus ``δW3 = e_i (J W2)^T``.
+
+    ``W2`` is a column ``(2, 1)``, so ``δW3 W2 = e_i W2^T J^T W2 = 0`` for ``J = [[0, 1], [-1, 0]]``.
+    """
+    kn = linear_chain_unchecked([2, 1, 2, 2])
+    sl = kn.p.slices
+    extra = []
+    for i in range(2):
+        g = torch.zeros(kn.p.dim, kn.p.dim, dtype=F64)
+        w3 = sl["W3"].start + 2 * i  # row i of W3 (2 x 2, row-major)
+        w2 = sl["W2"].start
+        g[w3 + 0, w2 + 1] = 1.0  # δW3[i, 0] = W2[1]
+        g[w3 + 1, w2 + 0] = -1.0  # δW3[i, 1] = -W2[0]
+        extra.append(g)
+    return kn.p, torch.cat([kn.gens, torch.stack(extra)])
+
+
+def linear_chain_unchecked(widths: list[int]) -> Known:
+    """:func:`linear_chain` without the shape checks (its GL generators only)."""
+    return _chain(widths)

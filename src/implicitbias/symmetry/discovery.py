@@ -139,7 +139,7 @@ def _discover(
             f"symmetry discovery for {p.name or 'this model'} (D = {p.dim}) needs a {mode} ansatz of "
             f"{ansatz.size} unknowns, above the limit of {max_unknowns}: the dense null-space solve "
             f"would take ~{ansatz.size ** 2 * 8 / 2**30:.1f} GiB per Gram copy and O(p^3) time; "
-            "use a smaller model or raise max_unknowns"
+            "use a smaller model, or call discover_symmetries(..., max_unknowns=N) from Python to force it"
         )
     gen = torch_generator(seed, "discover-symmetries", p.name)
 
