@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from implicitbias.config import to_dict
-from implicitbias.data import dataset_info, load_dataset
 from implicitbias.device import resolve_device
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
-from implicitbias.ff.trainer import Trainer
+from implicitbias.ff.rundata import RunData, load_run_data, prepare
+from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
 
@@ -40,13 +40,17 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
 
 
-def build_trainer(cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
-    """Load the data of a resolved config and build its :class:`Trainer` and test tensors."""
-    spec = dataset_info(cfg.dataset)
-    x_tr, y_tr = load_dataset(cfg.dataset, "train", data_dir, cfg.normalization)
-    x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
-    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device)
-    return tr, x_te.to(device), y_te.to(device)
+def build_trainer(
+    cfg: FFConfig,
+    device: torch.device,
+    data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    data: RunData | None = None,
+) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+    """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
+    d = data if data is not None else load_run_data(cfg, data_dir)
+    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
+    return tr, d.x_test.to(device), d.y_test.to(device)
 
 
 @torch.inference_mode()
@@ -76,6 +80,8 @@ def train_run(
     resume: bool = False,
     progress: ProgressFn | None = None,
     data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    dataset: Any = None,
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -87,7 +93,15 @@ def train_run(
         resume: continue from the run's last checkpoint (otherwise a partial run restarts).
         progress: ``progress(done_epochs, total_epochs, message)``.
         data_dir: explicit data root.
+        callbacks: ``callback(step, model) -> Mapping[str, float] | None``, called after every
+            optimizer step (global step count over all phases, 1-based); returned mappings are
+            appended to ``metrics.jsonl`` as ``{"step": step, **mapping, "kind": "callback"}``
+            at the end of each epoch, before the epoch's row. Not part of the run's identity: a
+            completed run is reused without calling them.
+        dataset: a user dataset from Python (a ``UserData``, ``(x, y)`` arrays or a torch
+            ``Dataset``; :mod:`implicitbias.ff.rundata`), used instead of ``cfg.data`` / ``cfg.dataset``.
     """
+    cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
     dev = resolve_device(device)
     run = RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force)
@@ -98,7 +112,8 @@ def train_run(
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir)
+    data = load_run_data(cfg, data_dir, user)
+    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks, data)
     run.write_env(seed=cfg.seed, device=str(dev))
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
@@ -128,6 +143,9 @@ def train_run(
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
+                for step, rec in tr.records:
+                    logger.log({**rec, "kind": "callback"}, step=step)
+                tr.records.clear()
                 logger.log(m, step=p * E + e + 1)
                 if progress is not None:
                     acc = f" acc {m['test_acc_subset']:.4f}" if "test_acc_subset" in m else ""
@@ -150,6 +168,7 @@ def train_run(
         "epochs_semantics": "per layer" if cfg.algo == "ff" else "global",
         "algo": cfg.algo,
         "dataset": cfg.dataset,
+        "class_names": list(data.classes),
         "eval_rule": "logits" if tr.bp else cfg.eval_rule,
         "per_layer_rule": "ridge probe on <=10k train activities"
         if tr.bp or cfg.negatives == "hybrid"
