@@ -187,14 +187,8 @@ class SymmetryAlgebra:
         sym = self.symmetric_part()
         return moment_map_sparse(sym.sparse_flat(), sym.dim, theta)
 
-    def balance(
-        self,
-        theta: torch.Tensor,
-        tol: float = 1e-13,
-        max_iter: int = 200,
-        warn: bool = True,
-        stacklevel: int = 2,
-    ) -> torch.Tensor:
+    def balance(self, theta: torch.Tensor, tol: float = 1e-13, max_iter: int = 200, warn: bool = True,
+                stacklevel: int = 2) -> torch.Tensor:
         """The minimum-norm point of ``theta``'s orbit (moment map 0); same predictor.
 
         Kempf–Ness Newton iteration over the symmetric part
