@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_FLAGS)
 
 test-all: setup
-	$(BIN)/python -m pytest -q -m "" $(PYTEST_FLAGS)
+	IMPLICITBIAS_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "" $(PYTEST_FLAGS)
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

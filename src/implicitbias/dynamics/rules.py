@@ -39,6 +39,7 @@ import torch
 
 from implicitbias.dynamics.noise import NoiseSpec
 from implicitbias.errors import UserInputError
+from implicitbias.symmetry.projector import project_out_span
 
 __all__ = [
     "Rule",
@@ -169,11 +170,11 @@ class Langevin(Rule):
 
 
 def project_out_fields(fields: Tensor, v: Tensor) -> Tensor:
-    """Remove from ``v`` its component in the span of ``fields``.
+    """Remove from ``v`` its component in the span of ``fields``: ``P_⊥ v = v − Ξ (ΞᵀΞ)^+ Ξᵀ v``.
 
-    Computes ``P_⊥ v = v − Ξ c`` with ``c = (ΞᵀΞ)^+ Ξᵀ v`` (pseudo-inverse through an
-    eigendecomposition, eigenvalues below 1e-12 of the largest dropped: dependent fields or a
-    singular orbit) plus one step of iterative refinement, in float64.
+    The library's one orbit projector,
+    :func:`implicitbias.symmetry.projector.project_out_span` (float64, robust to dependent or
+    vanishing fields); :meth:`SymmetryAlgebra.project_out` uses the same function.
 
     Args:
         fields: ``(C, D, k)`` orbit fields Ξ (or ``(D, k)``).
@@ -182,27 +183,7 @@ def project_out_fields(fields: Tensor, v: Tensor) -> Tensor:
     Returns:
         ``(C, D)`` projected vectors, dtype of ``v``; ``Ξᵀ P_⊥ v ≈ 0``.
     """
-    F = fields.to(torch.float64)
-    x = v.to(torch.float64).unsqueeze(-1)
-    if F.shape[-1] == 0:
-        return v
-    Ft = F.transpose(-1, -2)
-    G = Ft @ F
-    # Rank-deficient Grams (dependent fields, e.g. so(3) on R³, or a vanishing field at a
-    # singular orbit) make Cholesky fail, and its failure path is slow in batched LAPACK;
-    # an eigendecomposition with a relative cut-off is the pseudo-inverse there.
-    lam, Q = torch.linalg.eigh(G)
-    cut = 1e-12 * lam[..., -1:].clamp_min(1e-300)
-    inv = torch.where(lam > cut, 1.0 / torch.where(lam > cut, lam, torch.ones_like(lam)), torch.zeros_like(lam))
-    Qt = Q.transpose(-1, -2)
-
-    def solve(rhs: Tensor) -> Tensor:
-        return Q @ (inv[..., None] * (Qt @ rhs))
-
-    out = x
-    for _ in range(2):  # normal equations + one step of iterative refinement
-        out = out - F @ solve(Ft @ out)
-    return out.squeeze(-1).to(v.dtype)
+    return project_out_span(fields, v)
 
 
 @dataclass(frozen=True)

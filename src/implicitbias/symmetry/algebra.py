@@ -6,8 +6,9 @@ predictor Jacobian: ``J_phi(theta) A_a theta = 0``. Everything θ-dependent (fie
 orbit volume) is computed from these fixed matrices, so log-determinants change with the
 basis only by an additive constant (reference §9.2: never orthonormalise the fields at θ).
 
-Gauge (Kempf–Ness) methods live in :mod:`implicitbias.symmetry.gauge` and are exposed here
-as methods for convenience.
+The moment map and Kempf–Ness balancing come from :mod:`implicitbias.symmetry.kempf_ness`
+(a lower module); :mod:`implicitbias.symmetry.gauge` builds the induced bias on top of this
+class and is never imported from here (no import cycle).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 import torch
 
-from implicitbias.symmetry.linalg import lapack_threads, null_space, safe_logdet, span_basis
+from implicitbias.symmetry.kempf_ness import balance_sparse, moment_map_sparse
+from implicitbias.symmetry.linalg import safe_logdet, span_basis, symmetric_subspace
+from implicitbias.symmetry.projector import project_out_span
 
 __all__ = ["SymmetryAlgebra"]
 
@@ -118,25 +121,14 @@ class SymmetryAlgebra:
     def project_out(self, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Remove from ``v`` its orthogonal projection onto the orbit tangent at ``theta``.
 
-        ``v - Xi (Xi^T Xi)^+ Xi^T v``, computed in float64 (pseudo-inverse where the Gram is
-        singular) and returned in ``v``'s dtype. Batched over leading dimensions:
-        ``theta`` ``(..., D)`` and ``v`` ``(..., D)``.
+        ``v - Xi (Xi^T Xi)^+ Xi^T v`` by :func:`~implicitbias.symmetry.projector.project_out_span`
+        (float64, pseudo-inverse where the fields are dependent or vanish), returned in
+        ``v``'s dtype. Batched over leading dimensions: ``theta`` ``(..., D)`` and ``v``
+        ``(..., D)``.
         """
         v = torch.as_tensor(v)
-        out_dtype = v.dtype if torch.is_floating_point(v) else torch.float64
         th = torch.as_tensor(theta).to(device=v.device, dtype=torch.float64)
-        f = self.fields(th)  # (..., D, k)
-        if self.dim == 0:
-            return v.clone()
-        v64 = v.to(torch.float64)
-        rhs = (f.transpose(-1, -2) @ v64.unsqueeze(-1))  # (..., k, 1)
-        gram = f.transpose(-1, -2) @ f
-        chol, info = torch.linalg.cholesky_ex(gram)
-        coef = torch.cholesky_solve(rhs, chol)
-        bad = (info != 0) | ~torch.isfinite(coef).all(-1).all(-1)
-        if bool(bad.any()):
-            coef = torch.where(bad[..., None, None], torch.linalg.pinv(gram, hermitian=True) @ rhs, coef)
-        return (v64 - (f @ coef).squeeze(-1)).to(out_dtype)
+        return project_out_span(self.fields(th), v)
 
     # ---- structure ----------------------------------------------------------------------
     def commutator_residual(self, n_probe: int | None = None, seed: int = 0) -> float:
@@ -172,54 +164,42 @@ class SymmetryAlgebra:
     def symmetric_part(self) -> SymmetryAlgebra:
         """The symmetric (non-compact, balancing) generators ``S_a = S_a^T`` in the algebra.
 
-        Computed as the subspace ``{sum_a c_a A_a : sum_a c_a (A_a - A_a^T) = 0}`` with a fixed
-        (θ-independent) basis. For a transpose-closed algebra (all catalogue entries) this is
-        the ``p`` in the Cartan decomposition ``g = k + p``; ``info["self_adjoint"]`` records
-        whether ``dim p + dim k == dim g``.
+        A fixed (θ-independent) basis of ``span(A_a) ∩ Sym(D)`` from
+        :func:`~implicitbias.symmetry.linalg.symmetric_subspace` (every symmetric direction,
+        however many off-diagonal ones there are). When every generator is already symmetric
+        the generators themselves (and their names) are kept. For a transpose-closed algebra
+        (all catalogue entries) this is the ``p`` in the Cartan decomposition ``g = k + p``;
+        ``info["self_adjoint"]`` records whether ``dim p + dim k == dim g``.
         """
         if self._sym is not None:
             return self._sym
-        k = self.dim
-        if k == 0:
-            self._sym = SymmetryAlgebra(self._gen[:0], self.parametrization, [], {"self_adjoint": True})
-            return self._sym
-        flat = self._gen.reshape(k, -1)
-        d = self.D
-        cols = (flat != 0).any(0).nonzero().squeeze(1)
-        cols = torch.unique(torch.cat([cols, (cols % d) * d + cols // d]))  # support and its transpose
-        cols_t = (cols % d) * d + cols // d
-        skew = flat[:, cols] - flat[:, cols_t]  # entries of A_a - A_a^T on the support
-        symm = flat[:, cols] + flat[:, cols_t]
-        scale = flat.norm(dim=1).clamp(min=1e-300)
-        with lapack_threads(1):
-            ns, _ = null_space((skew / scale[:, None]).T, rtol=1e-10)  # coefficient space
-            nk, _ = null_space((symm / scale[:, None]).T, rtol=1e-10)
-        coeff = ns / scale[:, None]
-        s_flat = torch.zeros(coeff.shape[1], d * d, dtype=torch.float64)
-        s_flat[:, cols] = coeff.T @ flat[:, cols]
-        s = s_flat.reshape(-1, d, d)
-        s = 0.5 * (s + s.transpose(1, 2))  # exact symmetry (removes rounding)
+        s, info = symmetric_subspace(self._gen)
         names = [f"S_{m}" for m in range(s.shape[0])]
-        if s.shape[0] == k:
-            s, names = self._gen, list(self.names)
-        self._sym = SymmetryAlgebra(
-            s, self.parametrization, names,
-            {"self_adjoint": ns.shape[1] + nk.shape[1] == k, "compact_dim": nk.shape[1]},
-        )
+        if s.shape[0] == self.dim == info["dim"]:  # all generators symmetric: keep the basis
+            s, names = 0.5 * (self._gen + self._gen.transpose(1, 2)), list(self.names)
+        self._sym = SymmetryAlgebra(s, self.parametrization, names, info)
+        self._sym._sym = self._sym
         return self._sym
 
-    # ---- gauge (see implicitbias.symmetry.gauge) -----------------------------------------
+    # ---- gauge (the induced bias is in implicitbias.symmetry.gauge) -----------------------
     def moment_map(self, theta: torch.Tensor) -> torch.Tensor:
         """``chi_a = 0.5 theta^T S_a theta`` for the symmetric generators: ``(m,)`` or ``(..., m)``."""
-        from implicitbias.symmetry.gauge import moment_map
+        sym = self.symmetric_part()
+        return moment_map_sparse(sym.sparse_flat(), sym.dim, theta)
 
-        return moment_map(self, theta)
+    def balance(self, theta: torch.Tensor, tol: float = 1e-13, max_iter: int = 200, warn: bool = True,
+                stacklevel: int = 2) -> torch.Tensor:
+        """The minimum-norm point of ``theta``'s orbit (moment map 0); same predictor.
 
-    def balance(self, theta: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        """The minimum-norm point of ``theta``'s orbit (moment map 0); same predictor."""
-        from implicitbias.symmetry.gauge import balance
-
-        return balance(self, theta, **kwargs)
+        Kempf–Ness Newton iteration over the symmetric part
+        (:func:`~implicitbias.symmetry.kempf_ness.balance_sparse`): ``theta`` ``(D,)`` or
+        ``(..., D)``; stops when ``max_a |chi_a| <= tol ||theta||^2``; a
+        :class:`~implicitbias.symmetry.kempf_ness.SingularOrbitWarning` (if ``warn``) for
+        orbits that did not converge. Returns float64 points of ``theta``'s shape and device.
+        """
+        sym = self.symmetric_part()
+        return balance_sparse(sym.sparse_flat(), sym.inf_norms(), theta, tol=tol, max_iter=max_iter,
+                              warn=warn, stacklevel=stacklevel + 1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (generators as nested lists)."""

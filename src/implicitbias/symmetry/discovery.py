@@ -4,11 +4,18 @@ We look for all matrices ``A`` with ``J_phi(theta) A theta = 0`` for every ``the
 ``A = sum_i c_i B_i`` over an ansatz (all ``D x D`` matrices, or a structured family, see
 :mod:`implicitbias.symmetry.ansatz`), each random point ``theta_p`` gives linear constraints
 ``Q_p [B_1 theta_p, ..., B_p theta_p] c = 0`` where ``Q_p`` is an orthonormal basis of the
-row space of ``J(theta_p)``. The solution space is the null space (SVD, float64) of the stacked
+row space of ``J(theta_p)``. The solution space is the null space (float64) of the stacked
 constraints after column equilibration. Then:
 
-* **rank stability**: the null basis is checked against constraints at fresh points (must be
-  annihilated); if not, those rows are added and the SVD repeated;
+* **rank stability**: the null basis ``N`` of the first batch is checked against constraints
+  at fresh points. Constraints only ever shrink the solution space, so a fresh batch ``K_b``
+  either annihilates ``N`` (all singular values of ``K_b N`` at most ``rtol ||K_b||_F``) or
+  the directions it does not annihilate are removed (``N <- N null(K_b N)``, an SVD of a
+  small matrix; no refactorisation of the whole system). Discovery stops after
+  ``stable_rounds`` consecutive fresh batches that remove nothing; if the point budget runs
+  out first it raises :class:`DiscoveryError`: an unstable null space is never returned;
+* **size**: ansätze with more than ``max_unknowns`` coefficients are refused up front with
+  :class:`DiscoveryError` (the first factorisation costs ``O(p^3)`` time, ``O(p^2)`` memory);
 * **redundancy**: coefficient vectors that materialise to the zero matrix are dropped;
 * **basis**: the span of the generator matrices gets a fixed reduced-echelon basis
   (θ-independent, sparse; reference §9.2 — never an orthonormalised basis *at* θ);
@@ -37,14 +44,26 @@ from implicitbias.symmetry.linalg import (
 )
 from implicitbias.symmetry.parametrization import Parametrization
 
-__all__ = ["discover_symmetries", "DENSE_MAX_DIM"]
+__all__ = ["discover_symmetries", "DiscoveryError", "DENSE_MAX_DIM", "MAX_UNKNOWNS"]
 
 log = logging.getLogger(__name__)
 
 DENSE_MAX_DIM = 40
 """``mode="auto"`` uses the dense ansatz up to this D (cost grows like D^6), else structured."""
 
+MAX_UNKNOWNS = 5000
+"""Largest ansatz (number of unknown coefficients) the dense null-space solve accepts by default.
+
+The first factorisation is an ``eigh`` of a ``p x p`` Gram: at ``p = 2401`` (``relu_net(8, 32,
+1)``) about 15 s on one busy core; ``p = 8833`` (``relu_net(8, 64, 1)``) would need ~50x that
+and 0.6 GiB per copy of the Gram."""
+
 Mode = Literal["auto", "dense", "structured"]
+
+
+class DiscoveryError(UserInputError):
+    """Discovery cannot give a reliable answer: the ansatz is too large for the dense solve,
+    or the null space of the constraints did not stabilise within the point budget."""
 
 
 def _constraints(p: Parametrization, ansatz, theta: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -63,8 +82,11 @@ def discover_symmetries(
     mode: Mode = "auto",
     rtol: float = 1e-9,
     n_points: int | None = None,
-    max_rounds: int = 4,
+    max_rounds: int = 40,
     threads: int | None = 1,
+    stable_rounds: int = 2,
+    max_points: int | None = None,
+    max_unknowns: int = MAX_UNKNOWNS,
 ) -> SymmetryAlgebra:
     """Find the complete algebra of linear symmetries ``{A : J(theta) A theta = 0 for all theta}``.
 
@@ -76,26 +98,34 @@ def discover_symmetries(
             same-shape mixing; for large models) or ``"auto"`` (dense iff
             ``D <= DENSE_MAX_DIM``).
         rtol: relative singular-value threshold for null spaces.
-        n_points: number of random points (default: enough for ~1.3x as many constraints
+        n_points: points of the first batch (default: enough for ~1.3x as many constraints
             as unknowns).
-        max_rounds: rounds of "check on fresh points, add rows if needed".
+        max_rounds: at most this many fresh batches after the first.
         threads: torch threads for the factorizations (restored afterwards; ``None`` keeps
             the current setting). One thread is much faster on a busy shared CPU.
+        stable_rounds: consecutive fresh batches that must leave the null space unchanged.
+        max_points: point budget (default ``max(10 * n_points, 64)``).
+        max_unknowns: refuse ansätze with more coefficients than this (see
+            :data:`MAX_UNKNOWNS`).
 
     Returns:
         A :class:`SymmetryAlgebra` with fixed echelon-basis generators (float64) and
-        ``info`` = {mode, ansatz_size, n_points, rank_history, closure_residual,
-        null_gap, seconds}.
+        ``info`` = {mode, ansatz_size, n_points, rank_history, fresh_residual,
+        smallest_kept_singular_value, largest_dropped_singular_value, closure_residual,
+        seconds}; ``rank_history`` lists ``(points used, null-space dimension)`` per batch
+        (including ansatz redundancies, removed afterwards).
 
     Raises:
         UserInputError: the function fails, returns a non-tensor or non-finite values.
+        DiscoveryError: the ansatz is too large, or the null space did not stabilise.
     """
     with lapack_threads(threads):
-        return _discover(p, seed, mode, rtol, n_points, max_rounds)
+        return _discover(p, seed, mode, rtol, n_points, max_rounds, stable_rounds, max_points, max_unknowns)
 
 
 def _discover(
-    p: Parametrization, seed: int, mode: str, rtol: float, n_points: int | None, max_rounds: int
+    p: Parametrization, seed: int, mode: str, rtol: float, n_points: int | None, max_rounds: int,
+    stable_rounds: int, max_points: int | None, max_unknowns: int,
 ) -> SymmetryAlgebra:
     t0 = time.perf_counter()
     p.validate()
@@ -104,6 +134,13 @@ def _discover(
     if mode not in ("dense", "structured"):
         raise UserInputError(f"unknown discovery mode {mode!r} (auto, dense, structured)")
     ansatz = make_ansatz(p, mode)
+    if ansatz.size > max_unknowns:
+        raise DiscoveryError(
+            f"symmetry discovery for {p.name or 'this model'} (D = {p.dim}) needs a {mode} ansatz of "
+            f"{ansatz.size} unknowns, above the limit of {max_unknowns}: the dense null-space solve "
+            f"would take ~{ansatz.size ** 2 * 8 / 2**30:.1f} GiB per Gram copy and O(p^3) time; "
+            "use a smaller model, or call discover_symmetries(..., max_unknowns=N) from Python to force it"
+        )
     gen = torch_generator(seed, "discover-symmetries", p.name)
 
     def point() -> torch.Tensor:
@@ -118,26 +155,39 @@ def _discover(
     per_point = max(1, rows[0].shape[0])
     if n_points is None:
         n_points = math.ceil(1.3 * ansatz.size / per_point) + 2
+    if max_points is None:
+        max_points = max(10 * n_points, 64)
     rows += [_constraints(p, ansatz, point(), rtol) for _ in range(n_points - 1)]
-    history: list[tuple[int, int]] = []
-    n_used = n_points
+    k_mat = torch.cat(rows)
+    del rows
+    colnorm = k_mat.norm(dim=0)
+    colnorm = torch.where(colnorm > 1e-12 * float(colnorm.max().clamp(min=1e-300)), colnorm, torch.ones_like(colnorm))
+    null, svals = constraint_null_space(k_mat / colnorm, rtol)
+    del k_mat
+    history: list[tuple[int, int]] = [(n_points, null.shape[1])]
+    n_used, stable, fresh_resid = n_points, 0, 0.0
+    # batches grow 1.5x while they still remove directions; stability checks use the base size
+    base_n = grow_n = extra_n = max(2, n_points // 4)
     for _ in range(max_rounds):
-        k_mat = torch.cat(rows)
-        colnorm = k_mat.norm(dim=0).clamp(min=1e-300)
-        null, svals = constraint_null_space(k_mat / colnorm, rtol)
-        history.append((n_used, null.shape[1]))
-        extra_n = max(2, n_points // 4)
-        extra = torch.cat([_constraints(p, ansatz, point(), rtol) for _ in range(extra_n)])
-        n_used += extra_n
-        scaled = extra / colnorm
-        resid = (scaled @ null).norm(dim=0) if null.shape[1] else torch.zeros(0)
-        bound = rtol * 1e3 * float(scaled.norm())
-        if resid.numel() == 0 or float(resid.max()) <= bound:
-            history.append((n_used, null.shape[1]))
+        if stable >= stable_rounds or null.shape[1] == 0 or n_used + extra_n > max_points:
             break
-        rows.append(extra)
-    else:
-        log.warning("discover_symmetries: null space not stable after %d rounds", max_rounds)
+        null, removed, resid = _restrict(
+            torch.cat([_constraints(p, ansatz, point(), rtol) for _ in range(extra_n)]) / colnorm, null, rtol)
+        n_used += extra_n
+        history.append((n_used, null.shape[1]))
+        if removed:
+            stable, fresh_resid = 0, 0.0
+            grow_n = extra_n = math.ceil(1.5 * grow_n)
+        else:
+            stable += 1
+            fresh_resid = max(fresh_resid, resid)
+            extra_n = base_n
+    if stable < stable_rounds and null.shape[1] > 0:
+        raise DiscoveryError(
+            f"symmetry discovery for {p.name or 'this model'} did not converge: the null space of the "
+            f"constraints still shrank after {n_used} random points (history {history}); "
+            "the algebra would be wrong. Try a larger max_points, another seed or a smaller model"
+        )
     coeffs = null / colnorm[:, None]
     if coeffs.shape[1]:
         # drop ansatz redundancies (ker of c -> A): combinations whose fields vanish at
@@ -163,7 +213,7 @@ def _discover(
         gens = full.reshape(-1, p.dim, p.dim)
     else:
         gens = mats
-    rank = int(ansatz.size - null.shape[1])
+    rank = int(ansatz.size - history[0][1])  # of the first batch, whose singular values svals are
     nz = svals[svals > 0]
     gap = float(svals[rank - 1] / svals[0]) if 0 < rank <= svals.numel() and float(svals[0]) > 0 else math.nan
     alg = SymmetryAlgebra(gens, p, _names(p, gens))
@@ -172,12 +222,35 @@ def _discover(
         ansatz_size=ansatz.size,
         n_points=n_used,
         rank_history=history,
+        fresh_residual=fresh_resid,
         smallest_kept_singular_value=gap,
         largest_dropped_singular_value=float(svals[rank] / svals[0]) if rank < svals.numel() and nz.numel() else 0.0,
     )
     alg.info["closure_residual"] = alg.commutator_residual()
     alg.info["seconds"] = time.perf_counter() - t0
     return alg
+
+
+def _restrict(k_new: torch.Tensor, null: torch.Tensor, rtol: float) -> tuple[torch.Tensor, int, float]:
+    """Intersect ``span(null)`` with the null space of fresh rows ``k_new``.
+
+    Returns ``(null', removed, residual)``: an orthonormal basis of the directions of
+    ``span(null)`` that ``k_new`` annihilates (singular values of ``k_new @ null`` at most
+    ``rtol * ||k_new||_F``), how many directions were removed, and the largest relative
+    singular value among those kept.
+    """
+    m = k_new @ null
+    ref = float(k_new.norm()) or 1.0
+    _, sv, vh = torch.linalg.svd(m, full_matrices=m.shape[0] < m.shape[1])  # only V is needed
+    s_full = torch.zeros(null.shape[1], dtype=torch.float64)
+    s_full[: sv.numel()] = sv
+    keep = s_full <= rtol * ref
+    removed = int((~keep).sum())
+    resid = float(s_full[keep].max()) / ref if bool(keep.any()) else 0.0
+    if removed == 0:
+        return null, 0, resid
+    basis = null @ vh[keep].T
+    return torch.linalg.qr(basis).Q, removed, resid
 
 
 def _names(p: Parametrization, gens: torch.Tensor) -> list[str]:

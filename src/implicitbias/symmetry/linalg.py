@@ -4,7 +4,9 @@
 * :func:`span_basis` — an orthonormal basis of the row span of a set of vectors;
 * :func:`echelon_basis` — a θ-independent, sparse ("reduced echelon") basis of a span;
 * :func:`principal_angles` / :func:`max_principal_angle` — angles between two spans;
-* :func:`safe_logdet` — log det of a symmetric PSD matrix, ``-inf`` when singular.
+* :func:`safe_logdet` — log det of a symmetric PSD matrix, ``-inf`` when singular;
+* :func:`symmetric_subspace` — the symmetric (and skew) part ``g ∩ Sym(D)`` of a span of
+  generator matrices.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "containment_angle",
     "safe_logdet",
     "is_singular_psd",
+    "symmetric_subspace",
+    "SYM_TOL",
 ]
 
 
@@ -228,3 +232,71 @@ def safe_logdet(c: torch.Tensor, rtol: float = 1e-13) -> tuple[torch.Tensor, tor
     bad = singular | (sign <= 0) | ~torch.isfinite(ld)
     ld = torch.where(bad, torch.full_like(ld, -math.inf), ld)
     return ld, bad
+
+
+SYM_TOL = 1e-7
+"""A unit-norm combination ``X`` of generators counts as symmetric when ``||X - X^T|| <= SYM_TOL``."""
+
+
+def symmetric_subspace(gens: torch.Tensor, tol: float = SYM_TOL) -> tuple[torch.Tensor, dict[str, float]]:
+    """A fixed basis of ``p = span(gens) ∩ Sym(D)``, the symmetric (non-compact) part.
+
+    Works on an orthonormal (Frobenius) basis ``Q`` of the span (so dependent generators
+    are harmless): a unit-norm ``X = c^T Q`` is symmetric iff ``||X - X^T||_F = 0``. The
+    operator ``c -> X - X^T`` has singular values in ``[0, 2]`` whatever the scale or
+    number of generators, so the rank decision is an *absolute* threshold ``tol`` on them
+    (a relative one on the skew parts alone, which may be pure round-off, is what lost
+    generators before). The result is symmetrised exactly and given a reduced-echelon
+    basis (:func:`echelon_basis`: sparse, θ-independent).
+
+    Args:
+        gens: ``(k, D, D)`` generator matrices.
+        tol: absolute threshold on singular values of the (anti)symmetrisation operator.
+
+    Returns:
+        ``(S, info)``: ``S`` of shape ``(m, D, D)`` with ``S_a = S_a^T``, and ``info`` with
+        ``dim`` (of the span), ``compact_dim`` (``dim span ∩ Skew``), ``self_adjoint``
+        (``dim p + dim k == dim g``) and ``sym_gap`` (the smallest singular value counted
+        non-zero and the largest counted zero, for diagnostics).
+    """
+    gens = torch.as_tensor(gens).to(torch.float64)
+    k, d = gens.shape[0], gens.shape[-1]
+    empty = gens.new_zeros(0, d, d)
+    if k == 0:
+        return empty, {"dim": 0, "compact_dim": 0, "self_adjoint": True}
+    flat = gens.reshape(k, d * d)
+    cols = (flat != 0).any(0).nonzero().squeeze(1)
+    cols = torch.unique(torch.cat([cols, (cols % d) * d + cols // d]))  # support and its transpose
+    cols_t = (cols % d) * d + cols // d
+    q = span_basis(flat[:, cols])  # (r, n): orthonormal basis of the span on the support
+    r = q.shape[0]
+    if r == 0:
+        return empty, {"dim": 0, "compact_dim": 0, "self_adjoint": True}
+    perm = torch.searchsorted(cols, cols_t)  # column of the transposed entry
+    skew = q - q[:, perm]
+    symm = q + q[:, perm]
+
+    def left_null(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u, s, _ = torch.linalg.svd(m, full_matrices=True)
+        s_full = torch.zeros(r, dtype=torch.float64)
+        s_full[: s.numel()] = s
+        return u[:, s_full <= tol], s_full
+
+    cs, s_skew = left_null(skew)  # coefficients of symmetric combinations
+    ck, _ = left_null(symm)
+    info = {
+        "dim": r,
+        "compact_dim": int(ck.shape[1]),
+        "self_adjoint": bool(cs.shape[1] + ck.shape[1] == r),
+        "sym_gap": (float(s_skew[s_skew <= tol].max()) if bool((s_skew <= tol).any()) else 0.0,
+                    float(s_skew[s_skew > tol].min()) if bool((s_skew > tol).any()) else math.inf),
+    }
+    if cs.shape[1] == 0:
+        return empty, info
+    s_sup = cs.T @ q
+    s_sup = 0.5 * (s_sup + s_sup[:, perm])  # exactly symmetric
+    s_sup = echelon_basis(s_sup)
+    out = torch.zeros(s_sup.shape[0], d * d, dtype=torch.float64)
+    out[:, cols] = s_sup
+    out = out.reshape(-1, d, d)
+    return 0.5 * (out + out.transpose(1, 2)), info
