@@ -13,14 +13,8 @@ from implicitbias.cli._progress import console, progress_bar
 from implicitbias.config import to_dict
 from implicitbias.experiments.runner import resolve_config
 from implicitbias.runs.executors import ClusterConfig, make_executor
-from implicitbias.runs.sweep import (
-    expand_grid,
-    parse_grid,
-    parse_seeds,
-    summarise,
-    write_summary_csv,
-)
-from implicitbias.runs.sweep_runner import run_sweep
+from implicitbias.experiments.sweep import metric_spec, run_sweep, summary_table, write_sweep
+from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds
 
 
 @app.command("sweep")
@@ -55,12 +49,14 @@ def sweep_command(
             )
     finally:
         ex.close()
-    table = summarise(outcome.rows)
-    csv_path = write_summary_csv(table, Path(out) / experiment / "sweep_summary.csv")
+    table = summary_table(experiment, outcome)
+    csv_path, _ = write_sweep(experiment, table, Path(out) / experiment)
+    units = {m.name: m.unit for m in metric_spec(experiment)}
     t = Table(title=f"sweep {experiment}: {outcome.counts}")
     cols = list(table[0]) if table else []
     for c in cols:
-        t.add_column(c)
+        base = c.removesuffix("_mean").removesuffix("_sd")
+        t.add_column(f"{c} [{units[base]}]" if base in units and units[base] != "1" else c)
     for row in table:
         t.add_row(*[f"{row.get(c, ''):.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols])
     console.print(t)

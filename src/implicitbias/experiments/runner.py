@@ -15,10 +15,12 @@ import time
 import traceback
 from typing import Any
 
+from pathlib import Path
+
 from implicitbias.config import from_dict, override, to_dict
 from implicitbias.errors import UserInputError
-from implicitbias.experiments import get_experiment
-from implicitbias.experiments.base import ExperimentResult, ProgressFn, no_progress
+from implicitbias.experiments.base import Experiment, ExperimentResult, ProgressFn, metric_values, no_progress
+from implicitbias.experiments.registry import get_experiment
 from implicitbias.runs import RunDir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ __all__ = [
     "execute_experiment",
     "load_result",
     "rerun_command",
+    "draw_figures",
+    "redraw",
+    "declared_metrics",
 ]
 
 FAILED = "failed.json"
@@ -80,6 +85,31 @@ def load_result(run: RunDir) -> ExperimentResult:
     return ExperimentResult.from_dict(run.read_json("result"))
 
 
+def declared_metrics(mod: Experiment) -> tuple | None:
+    """The experiment's ``METRICS`` declaration, or ``None`` for an undeclared user experiment."""
+    return getattr(mod, "METRICS", None)
+
+
+def draw_figures(mod: Experiment, result: ExperimentResult, run: RunDir) -> list[str]:
+    """Call the experiment's ``figures(result, run)`` when it has one (else keep ``result.figures``)."""
+    fn = getattr(mod, "figures", None)
+    if fn is None:
+        return list(result.figures)
+    return [str(f) for f in fn(result, run)]
+
+
+def redraw(run_dir: str | Path) -> list[str]:
+    """Redraw the figures of a completed run directory from its stored result and arrays."""
+    path = Path(run_dir)
+    if not (path / "config.json").exists():
+        raise UserInputError(f"{path} is not a run directory (no config.json)")
+    exp = json.loads((path / "config.json").read_text()).get("experiment", path.parent.name)
+    run = RunDir(path=path, experiment=exp)
+    if not (path / "result.json").exists():
+        raise UserInputError(f"{path} holds no completed result (no result.json)")
+    return draw_figures(get_experiment(exp), load_result(run), run)
+
+
 def execute_experiment(
     experiment_id: str,
     config: dict[str, Any],
@@ -113,6 +143,7 @@ def execute_experiment(
     t0 = time.perf_counter()
     try:
         result: ExperimentResult = mod.run(cfg, run, progress or no_progress)
+        result.figures = draw_figures(mod, result, run)
     except Exception as e:  # noqa: BLE001 - recorded, reported, retried on demand
         log.exception("experiment %s failed", experiment_id)
         atomic_write_json(
@@ -124,15 +155,5 @@ def execute_experiment(
     result.command = rerun_command(experiment_id, preset, cfg) if preset else ""
     run.write_json("result", result.to_dict())
     failed.unlink(missing_ok=True)
-    run.mark_complete({"wall_time_s": wall, "metrics": _scalars(result.metrics)})
+    run.mark_complete({"wall_time_s": wall, "metrics": metric_values(result.metrics, declared_metrics(mod))})
     return {**status, "status": "done", "wall_time_s": wall}
-
-
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, bool):
-            out[k] = float(v)
-        elif isinstance(v, (int, float)):
-            out[k] = float(v)
-    return out
