@@ -133,7 +133,7 @@ def render_check(index: Path) -> dict[str, int]:
 def test_report_renders_in_browser(tmp_path):
     index = _fake_report(tmp_path)
     got = render_check(index)
-    assert got == {"images": 2, "loaded": 2, "rows": 3}
+    assert got == {"images": 3, "loaded": 3, "rows": 3}  # a thumbnail + two figures
 
 
 @pytest.mark.slow
