@@ -16,15 +16,16 @@ def _py(code: str) -> str:
 
 def test_import_is_light_and_subpackages_are_lazy_attributes():
     code = (
+        f"NAMES = {SUBPACKAGES!r}\n"
         "import sys, importlib, implicitbias as ib\n"
-        "heavy = [m for m in ('torch', 'matplotlib', *(f'implicitbias.{n}' for n in %r)) if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'matplotlib', *(f'implicitbias.{n}' for n in NAMES)) if m in sys.modules]\n"
         "print(heavy or 'light')\n"
-        "for name in %r:\n"
+        "for name in NAMES:\n"
         "    mod = getattr(ib, name)\n"
         "    assert mod is importlib.import_module(f'implicitbias.{name}') and name in dir(ib), name\n"
         "    print(mod.__name__)\n"
         "try:\n    ib.nosuch\nexcept AttributeError:\n    print('AttributeError')\n"
-    ) % (SUBPACKAGES, SUBPACKAGES)
+    )
     lines = _py(code).splitlines()
     assert lines[0] == "light"
     assert lines[1:-1] == [f"implicitbias.{n}" for n in SUBPACKAGES]

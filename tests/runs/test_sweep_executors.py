@@ -9,9 +9,9 @@ import pytest
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments.runner import resolve_config
+from implicitbias.experiments.sweep import run_sweep
 from implicitbias.runs.executors import InlineExecutor, LocalExecutor
 from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds, summarise
-from implicitbias.experiments.sweep import run_sweep
 
 
 def _configs(grid=("scale=1,2",), seeds="0-2", **sets):

@@ -87,8 +87,8 @@ def analyze(
 
 def _figures(path: Path, reps: object, res: dict, k: float) -> None:
     """Wall plot, overlap heatmap and class-mean profiles of every layer of one run."""
-    from implicitbias.viz import representations as F
     from implicitbias.analysis.ensembles import ensembles_loo
+    from implicitbias.viz import representations as F
 
     names = None
     try:

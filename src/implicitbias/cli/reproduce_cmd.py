@@ -14,7 +14,12 @@ from implicitbias.cli.run_cmd import print_claims
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments import experiment_ids, get_experiment
-from implicitbias.experiments.runner import declared_metrics, execute_experiment, load_result, resolve_config
+from implicitbias.experiments.runner import (
+    declared_metrics,
+    execute_experiment,
+    load_result,
+    resolve_config,
+)
 from implicitbias.report.html import ReportEntry, build_report
 from implicitbias.runs import RunDir, environment_info
 from implicitbias.runs.executors import make_executor

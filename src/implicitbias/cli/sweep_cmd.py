@@ -12,8 +12,8 @@ from implicitbias.cli import app
 from implicitbias.cli._progress import console, progress_bar
 from implicitbias.config import to_dict
 from implicitbias.experiments.runner import resolve_config
-from implicitbias.runs.executors import ClusterConfig, make_executor
 from implicitbias.experiments.sweep import metric_spec, run_sweep, summary_table, write_sweep
+from implicitbias.runs.executors import ClusterConfig, make_executor
 from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds
 
 

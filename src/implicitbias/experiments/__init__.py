@@ -9,7 +9,13 @@ Every experiment module follows the typed protocol of :mod:`implicitbias.experim
 from __future__ import annotations
 
 from implicitbias.experiments.base import Claim, Experiment, ExperimentResult, Metric
-from implicitbias.experiments.registry import ENV_VAR, REGISTRY, experiment_ids, get_experiment, register
+from implicitbias.experiments.registry import (
+    ENV_VAR,
+    REGISTRY,
+    experiment_ids,
+    get_experiment,
+    register,
+)
 
 __all__ = [
     "REGISTRY", "ENV_VAR", "get_experiment", "experiment_ids", "register",

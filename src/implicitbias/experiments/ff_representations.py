@@ -51,7 +51,14 @@ from implicitbias.analysis.ff_compare import (
 )
 from implicitbias.analysis.ff_run import AnalysisOptions, analyze_run, load_representations, to_json
 from implicitbias.analysis.zeroshot import zero_shot_forms, zero_shot_stats
-from implicitbias.experiments.base import Claim, ExperimentResult, Metric, Progress, mean_sd, no_progress
+from implicitbias.experiments.base import (
+    Claim,
+    ExperimentResult,
+    Metric,
+    Progress,
+    mean_sd,
+    no_progress,
+)
 from implicitbias.runs import RunDir
 
 ID = "ff_representations"

@@ -13,13 +13,18 @@ import logging
 import shlex
 import time
 import traceback
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from implicitbias.config import from_dict, override, to_dict
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Experiment, ExperimentResult, ProgressFn, metric_values, no_progress
+from implicitbias.experiments.base import (
+    Experiment,
+    ExperimentResult,
+    ProgressFn,
+    metric_values,
+    no_progress,
+)
 from implicitbias.experiments.registry import get_experiment
 from implicitbias.runs import RunDir, atomic_write_json
 
