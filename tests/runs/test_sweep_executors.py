@@ -9,7 +9,7 @@ import pytest
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments.runner import resolve_config
-from implicitbias.experiments.sweep import run_sweep
+from implicitbias.experiments.sweep import run_sweep, summary_table, write_sweep
 from implicitbias.runs.executors import InlineExecutor, LocalExecutor
 from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds, summarise
 
@@ -115,3 +115,18 @@ def test_dask_local_cluster_matches_local_and_survives_worker_kill(tmp_path):
     assert killed
     assert not out.failed
     assert _collect(tmp_path / "local") == _collect(tmp_path / "dask")
+
+
+def test_sweep_summarises_the_declared_metrics_in_order(tmp_path):
+    cfgs = _configs(grid=("scale=1,3",), seeds="0-1")
+    out = run_sweep("toy", cfgs, str(tmp_path), InlineExecutor())
+    table = summary_table("toy", out)
+    assert [k for k in table[0] if k.endswith("_mean")] == ["value_mean", "draws_mean"]
+    by_scale = {r["scale"]: r for r in table}
+    # oracle: "draws" is the per-chain list whose chain mean is "value"
+    assert by_scale["3"]["draws_mean"] == pytest.approx(by_scale["3"]["value_mean"])
+    assert by_scale["3"]["value_mean"] == pytest.approx(3 * by_scale["1"]["value_mean"], rel=1e-6)
+    assert "scale_mean" not in table[0]  # an undeclared number is not a metric
+    summary, spec = write_sweep("toy", table, tmp_path / "toy")
+    assert spec.read_text().splitlines()[1].startswith("value,1,")
+    assert summary.read_text().splitlines()[0].startswith("scale,n,value_mean,value_sd,draws_mean")
