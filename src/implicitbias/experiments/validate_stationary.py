@@ -74,8 +74,11 @@ class Config:
     bins: int = 80
 
 
+# quick: 256 chains give n_eff ≈ 1.2·10⁴ per row, a KS floor ≈ 0.015, enough to separate the
+# paper's law under label noise (KS ≈ 0.043 at every size) from the derived one, as the
+# paper preset does (measured: 64 chains, floor 0.03, left it "inconclusive").
 PRESETS = {
-    "quick": Config(),
+    "quick": Config(chains=256),
     "paper": Config(chains=512, steps=80_000, burn_in=4_000, record_every=20, min_ess=2e5),
 }
 
