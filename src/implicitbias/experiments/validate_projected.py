@@ -49,8 +49,10 @@ class Config:
     bins: int = 80
 
 
+# quick: 256 chains (n_eff ≈ 5·10³ per run) so the KS(projected, isotropic) separation at d = 2
+# (≈ 0.08) clears 2 × its two-sample floor (measured with 128 chains: 0.084 vs 2 × 0.0435).
 PRESETS = {
-    "quick": Config(),
+    "quick": Config(chains=256),
     "paper": Config(chains=1024, steps=30_000, lr=0.005, burn_in=2000),
 }
 
