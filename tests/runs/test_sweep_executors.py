@@ -33,7 +33,10 @@ def test_parse_seeds_and_grid():
 def test_expand_grid_counts_and_unknown_key():
     cfgs = _configs()
     assert len(cfgs) == 6
-    assert {c["seed"] for _, c in cfgs} == {0, 1, 2}
+    # toy runs `seeds=2` chains from `seed`: sweep seeds 0, 1, 2 get disjoint chain blocks
+    assert sorted(c["seed"] for _, c in cfgs) == [0, 0, 2, 2, 4, 4]
+    single = expand_grid(resolve_config("toy", "quick", ["seeds=1"]), {}, [0, 1, 2])
+    assert [c.seed for _, c in single] == [0, 1, 2]
     base = resolve_config("toy", "quick")
     with pytest.raises(UserInputError):
         expand_grid(base, {"nope": ["1"]}, None)

@@ -52,13 +52,18 @@ def sweep_command(
     table = summary_table(experiment, outcome)
     csv_path, _ = write_sweep(experiment, table, Path(out) / experiment)
     units = {m.name: m.unit for m in metric_spec(experiment)}
+    # one row per metric, one column per grid point (wide grids stay readable)
     t = Table(title=f"sweep {experiment}: {outcome.counts}")
-    cols = list(table[0]) if table else []
-    for c in cols:
-        base = c.removesuffix("_mean").removesuffix("_sd")
-        t.add_column(f"{c} [{units[base]}]" if base in units and units[base] != "1" else c)
-    for row in table:
-        t.add_row(*[f"{row.get(c, ''):.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols])
+    t.add_column("metric")
+    t.add_column("unit")
+    points = [{k: v for k, v in row.items() if k != "n" and not k.endswith(("_mean", "_sd"))} for row in table]
+    for pt, row in zip(points, table, strict=True):
+        t.add_column((", ".join(f"{k}={v}" for k, v in pt.items()) or "all") + f" (n={row['n']})")
+    names = list(dict.fromkeys(k[: -len("_mean")] for row in table for k in row if k.endswith("_mean")))
+    for name in names:
+        cells = [f"{row[name + '_mean']:.4g} ± {row.get(name + '_sd', 0.0):.2g}" if name + "_mean" in row else ""
+                 for row in table]
+        t.add_row(name, units.get(name, ""), *cells)
     console.print(t)
     console.print(f"summary: {csv_path}")
     for f in outcome.failed:
