@@ -133,3 +133,20 @@ def test_sweep_summarises_the_declared_metrics_in_order(tmp_path):
     summary, spec = write_sweep("toy", table, tmp_path / "toy")
     assert spec.read_text().splitlines()[1].startswith("value,1,")
     assert summary.read_text().splitlines()[0].startswith("scale,n,value_mean,value_sd,draws_mean")
+
+
+def test_runner_draws_figures_and_redraws_them_from_the_run_directory(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from implicitbias.experiments.runner import execute_experiment, load_result, redraw
+    from implicitbias.runs import RunDir
+
+    st = execute_experiment("toy", to_dict(resolve_config("toy", "quick")), str(tmp_path))
+    run = RunDir(Path(st["path"]), "toy")
+    figs = load_result(run).figures
+    assert figs == ["figures/vals.png"] and (run.path / figs[0]).exists()
+    shutil.rmtree(run.path / "figures")
+    assert redraw(run.path) == figs and (run.path / figs[0]).stat().st_size > 1000
+    with pytest.raises(UserInputError):
+        redraw(tmp_path)
