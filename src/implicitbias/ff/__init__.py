@@ -11,7 +11,7 @@ from implicitbias.ff.core import FFNet, ff_loss, goodness, normalize_rows
 from implicitbias.ff.embed import LabelEmbedding, make_embedding
 from implicitbias.ff.evaluate import label_goodness, label_goodness_separate, predict
 from implicitbias.ff.run import build_trainer, train_run
-from implicitbias.ff.trainer import Trainer, TrainingDiverged
+from implicitbias.ff.trainer import Callback, Trainer, TrainingDiverged
 
 __all__ = [
     "FFConfig",
@@ -23,6 +23,7 @@ __all__ = [
     "train_run",
     "build_trainer",
     "Trainer",
+    "Callback",
     "TrainingDiverged",
     "FFNet",
     "ff_loss",

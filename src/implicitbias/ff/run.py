@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from implicitbias.data import dataset_info, load_dataset
 from implicitbias.device import resolve_device
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
-from implicitbias.ff.trainer import Trainer
+from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
 
@@ -40,12 +40,14 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
 
 
-def build_trainer(cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+def build_trainer(
+    cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None, callbacks: Sequence[Callback] = ()
+) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
     """Load the data of a resolved config and build its :class:`Trainer` and test tensors."""
     spec = dataset_info(cfg.dataset)
     x_tr, y_tr = load_dataset(cfg.dataset, "train", data_dir, cfg.normalization)
     x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
-    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device)
+    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device, callbacks=callbacks)
     return tr, x_te.to(device), y_te.to(device)
 
 
@@ -76,6 +78,7 @@ def train_run(
     resume: bool = False,
     progress: ProgressFn | None = None,
     data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -87,6 +90,11 @@ def train_run(
         resume: continue from the run's last checkpoint (otherwise a partial run restarts).
         progress: ``progress(done_epochs, total_epochs, message)``.
         data_dir: explicit data root.
+        callbacks: ``callback(step, model) -> Mapping[str, float] | None``, called after every
+            optimizer step (global step count over all phases, 1-based); returned mappings are
+            appended to ``metrics.jsonl`` as ``{"step": step, **mapping, "kind": "callback"}``
+            at the end of each epoch, before the epoch's row. Not part of the run's identity: a
+            completed run is reused without calling them.
     """
     cfg = resolve_config(cfg)
     dev = resolve_device(device)
@@ -98,7 +106,7 @@ def train_run(
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir)
+    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks)
     run.write_env(seed=cfg.seed, device=str(dev))
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
@@ -128,6 +136,9 @@ def train_run(
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
+                for step, rec in tr.records:
+                    logger.log({**rec, "kind": "callback"}, step=step)
+                tr.records.clear()
                 logger.log(m, step=p * E + e + 1)
                 if progress is not None:
                     acc = f" acc {m['test_acc_subset']:.4f}" if "test_acc_subset" in m else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -33,7 +34,12 @@ from implicitbias.ff.optim import Optimizer
 from implicitbias.ff.trainer_io import TrainerIOMixin
 from implicitbias.seeding import torch_generator
 
-__all__ = ["Trainer", "TrainingDiverged"]
+__all__ = ["Trainer", "TrainingDiverged", "Callback"]
+
+#: ``callback(step, model)``: called after every optimizer step of the network with the global
+#: step count (1-based, over all phases); a returned mapping of scalars is logged to
+#: ``metrics.jsonl`` as ``{"step": step, "kind": "callback", **mapping}``.
+Callback = Callable[[int, nn.Module], Mapping[str, float] | None]
 
 
 class TrainingDiverged(UserInputError):
@@ -49,10 +55,14 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
         shape: image shape ``(C, H, W)`` for the label embedding.
         num_classes: K.
         device: torch device.
+        callbacks: :data:`Callback` s called after every optimizer step; their records are
+            collected in :attr:`records` (drained by the caller, e.g. into ``metrics.jsonl``).
     """
 
-    def __init__(self, cfg: FFConfig, x_train: torch.Tensor, y_train: torch.Tensor, shape: tuple[int, int, int], num_classes: int, device: torch.device):
+    def __init__(self, cfg: FFConfig, x_train: torch.Tensor, y_train: torch.Tensor, shape: tuple[int, int, int], num_classes: int, device: torch.device, callbacks: Sequence[Callback] = ()):
         self.cfg, self.device, self.K = cfg, device, num_classes
+        self.callbacks: tuple[Callback, ...] = tuple(callbacks)
+        self.records: list[tuple[int, dict[str, float]]] = []  # (step, callback record) not yet logged
         self.shape: tuple[int, int, int] = (int(shape[0]), int(shape[1]), int(shape[2]))  # of the hybrid masks
         seen = [c for c in range(num_classes) if c not in cfg.exclude_classes]
         if len(seen) < 2:
@@ -238,6 +248,12 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
             loss = loss + self.cfg.l1_activity * sum(h.abs().sum(1).mean() for h in hs)
         return loss, ce.detach(), torch.zeros((), device=self.device)
 
+    def _run_callbacks(self, step: int) -> None:
+        for cb in self.callbacks:
+            rec = cb(step, self.net)
+            if rec is not None:
+                self.records.append((step, {str(k): float(v) for k, v in rec.items()}))
+
     # ---- epochs -----------------------------------------------------------------------
     def lr_at(self, frac: float) -> float:
         """Learning rate at fraction ``frac`` ∈ [0, 1) of the phase."""
@@ -253,6 +269,7 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
         g = self.gen("epoch", p, epoch)
         perm = torch.randperm(self.N, generator=g, device=self.device)
         nb = math.ceil(self.N / bs)
+        step0 = (p * int(cfg.epochs) + epoch) * nb  # type: ignore[arg-type]  # optimizer steps before this epoch
         tot = torch.zeros(3, device=self.device)
         t0 = time.perf_counter()
         for b in range(nb):
@@ -273,6 +290,8 @@ class Trainer(TrainerIOMixin, GreedyStepMixin, JointStepMixin):
             self.opt.step()  # type: ignore[union-attr]
             for li, v in new_peer.items():
                 self.peer[li] = v
+            if self.callbacks:
+                self._run_callbacks(step0 + b + 1)
             tot += torch.stack([loss.detach(), a, c]) * idx.shape[0]
         dt = time.perf_counter() - t0
         loss_m, gp, gn = (tot / self.N).tolist()
