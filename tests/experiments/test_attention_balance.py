@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from implicitbias.experiments import attention_balance as E
+from implicitbias.experiments.paper1 import attention_balance as E
 from implicitbias.runs import RunDir
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from implicitbias.config import from_dict, to_dict
-from implicitbias.experiments import ff_representations as E
+from implicitbias.experiments.ff import representations as E
 from implicitbias.runs import RunDir
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from implicitbias.experiments import fourier_sparsity as E
-from implicitbias.experiments._paper1_linear import (
+from implicitbias.experiments.paper1 import fourier_sparsity as E
+from implicitbias.experiments.paper1.linear import (
     NoiseSpec,
     gd_closed_form,
     train_hadamard,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicitbias.experiments import matrix_completion as E
+from implicitbias.experiments.paper1 import matrix_completion as E
 from implicitbias.runs import RunDir
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from implicitbias.experiments import noise_init_ablation as E
+from implicitbias.experiments.paper1 import noise_init_ablation as E
 from implicitbias.runs import RunDir
 
 

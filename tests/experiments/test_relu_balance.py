@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicitbias.experiments import relu_balance as E
+from implicitbias.experiments.paper1 import relu_balance as E
 from implicitbias.runs import RunDir
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from implicitbias.data.synthetic import piecewise_constant, total_variation
-from implicitbias.experiments import tv_recovery as E
+from implicitbias.experiments.paper1 import tv_recovery as E
 from implicitbias.runs import RunDir
 
 

@@ -14,18 +14,18 @@ __all__ = ["REGISTRY", "ENV_VAR", "get_experiment", "experiment_ids", "register"
 
 #: id -> module path. Order is the report order. Modules not (yet) present are skipped.
 REGISTRY: dict[str, str] = {
-    "symmetry_catalog": "implicitbias.experiments.symmetry_catalog",
-    "validate_stationary": "implicitbias.experiments.validate_stationary",
-    "validate_gauge": "implicitbias.experiments.validate_gauge",
-    "validate_projected": "implicitbias.experiments.validate_projected",
-    "validate_temperature": "implicitbias.experiments.validate_temperature",
-    "relu_balance": "implicitbias.experiments.relu_balance",
-    "attention_balance": "implicitbias.experiments.attention_balance",
-    "matrix_completion": "implicitbias.experiments.matrix_completion",
-    "fourier_sparsity": "implicitbias.experiments.fourier_sparsity",
-    "tv_recovery": "implicitbias.experiments.tv_recovery",
-    "noise_init_ablation": "implicitbias.experiments.noise_init_ablation",
-    "ff_representations": "implicitbias.experiments.ff_representations",
+    "symmetry_catalog": "implicitbias.experiments.validations.symmetry_catalog",
+    "validate_stationary": "implicitbias.experiments.validations.stationary",
+    "validate_gauge": "implicitbias.experiments.validations.gauge",
+    "validate_projected": "implicitbias.experiments.validations.projected",
+    "validate_temperature": "implicitbias.experiments.validations.temperature",
+    "relu_balance": "implicitbias.experiments.paper1.relu_balance",
+    "attention_balance": "implicitbias.experiments.paper1.attention_balance",
+    "matrix_completion": "implicitbias.experiments.paper1.matrix_completion",
+    "fourier_sparsity": "implicitbias.experiments.paper1.fourier_sparsity",
+    "tv_recovery": "implicitbias.experiments.paper1.tv_recovery",
+    "noise_init_ablation": "implicitbias.experiments.paper1.noise_init_ablation",
+    "ff_representations": "implicitbias.experiments.ff.representations",
 }
 
 

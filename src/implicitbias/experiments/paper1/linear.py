@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from implicitbias.experiments import _paper1_common as C
+from implicitbias.experiments.paper1 import common as C
 
 __all__ = ["gd_closed_form", "train_vanilla", "train_hadamard", "NoiseSpec"]
 

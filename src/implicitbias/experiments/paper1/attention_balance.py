@@ -27,8 +27,8 @@ import torch
 from implicitbias import dynamics as dyn
 from implicitbias.data.synthetic import attention_teacher
 from implicitbias.device import resolve_device
-from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments.base import ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 

@@ -21,8 +21,8 @@ import torch
 
 from implicitbias.data.synthetic import low_rank_matrix
 from implicitbias.device import resolve_device
-from implicitbias.experiments import _paper1_common as C
 from implicitbias.experiments.base import ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
 from implicitbias.runs import RunDir
 
 ID = "matrix_completion"

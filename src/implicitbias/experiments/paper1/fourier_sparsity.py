@@ -21,9 +21,9 @@ import torch
 
 from implicitbias.data.synthetic import cosine_features, sparse_spikes
 from implicitbias.device import resolve_device
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments._paper1_linear import gd_closed_form, train_hadamard, train_vanilla
 from implicitbias.experiments.base import ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
+from implicitbias.experiments.paper1.linear import gd_closed_form, train_hadamard, train_vanilla
 from implicitbias.runs import RunDir
 
 ID = "fourier_sparsity"

@@ -25,11 +25,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments import fourier_sparsity as F
-from implicitbias.experiments import tv_recovery as TV
-from implicitbias.experiments._paper1_linear import NoiseSpec, train_hadamard
 from implicitbias.experiments.base import Claim, ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
+from implicitbias.experiments.paper1 import fourier_sparsity as F
+from implicitbias.experiments.paper1 import tv_recovery as TV
+from implicitbias.experiments.paper1.linear import NoiseSpec, train_hadamard
 from implicitbias.runs import RunDir
 
 ID = "noise_init_ablation"
