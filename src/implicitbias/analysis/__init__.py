@@ -11,9 +11,13 @@ Usable on any network's activations:
 * :mod:`~implicitbias.analysis.zeroshot` — unseen-class ensemble statistics;
 * :mod:`~implicitbias.analysis.inhibition` — weight signs, excitatory / inhibitory drive;
 * :mod:`~implicitbias.analysis.geometry` — TwoNN intrinsic dimension, linear CKA;
-* :mod:`~implicitbias.analysis.ff_run` — the whole analysis of one FF-engine run directory.
+* :mod:`~implicitbias.analysis.ff_run` — the whole analysis of one FF-engine run directory;
+* :mod:`~implicitbias.analysis.capture` — any torch model's activations by forward hooks;
+* :mod:`~implicitbias.analysis.activations_file` — the activations file and its analysis.
 """
 
+from implicitbias.analysis.activations_file import load_activations, save_activations
+from implicitbias.analysis.capture import Captured, capture
 from implicitbias.analysis.controls import condition_stats, label_controls, shuffled_label_null
 from implicitbias.analysis.ensembles import (
     benjamini_hochberg,
@@ -59,6 +63,7 @@ from implicitbias.analysis.zeroshot import (
 )
 
 __all__ = [
+    "Captured", "capture", "load_activations", "save_activations",
     "HoyerSummary", "LinearCKAAccumulator", "active_fraction", "benjamini_hochberg", "cka_matrix",
     "class_means", "condition_stats", "dead_unit_fraction", "drive_decomposition", "drive_summary",
     "ensemble_sizes", "ensemble_stability_seeds", "ensembles_loo", "ensembles_quantile",

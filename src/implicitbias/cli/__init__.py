@@ -34,6 +34,8 @@ COMMAND_MODULES = [
     "reproduce_cmd",
     "sweep_cmd",
     "ff_analyze_cmd",
+    "data_inspect_cmd",
+    "analyze_cmd",
 ]
 
 

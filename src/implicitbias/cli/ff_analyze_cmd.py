@@ -90,11 +90,11 @@ def _figures(path: Path, reps: object, res: dict, k: float) -> None:
     from implicitbias.analysis.ensembles import ensembles_loo
     from implicitbias.viz import representations as F
 
-    names = None
+    names = reps.summary.get("class_names")  # type: ignore[attr-defined]  # user datasets (--data)
     try:
         from implicitbias.data import dataset_info
 
-        names = dataset_info(str(res["dataset"])).classes if res.get("dataset") else None
+        names = names or (dataset_info(str(res["dataset"])).classes if res.get("dataset") else None)
     except UserInputError:
         names = None
     fig_dir = path / "figures"

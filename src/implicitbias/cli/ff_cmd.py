@@ -21,7 +21,7 @@ app.add_typer(ff_app, name="ff")
 
 @ff_app.command("train")
 def train_cmd(
-    preset: str = typer.Option(..., "--preset", help="FF preset, e.g. TOSATO_MNIST, TOSATO_MNIST_quick, HINTON_MNIST, DIGITS_quick."),
+    preset: str | None = typer.Option(None, "--preset", help="FF preset, e.g. TOSATO_MNIST, HINTON_MNIST, DIGITS_quick, FF_AUTO (default with --data)."),
     algo: str | None = typer.Option(None, "--algo", help="ff | ff-simultaneous | bpff | bpff-perlayer | bp"),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (per layer for greedy ff)."),
     seed: int | None = typer.Option(None, "--seed"),
@@ -32,6 +32,9 @@ def train_cmd(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data root searched first."),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (1 is fastest on a loaded machine)."),
+    data: Path | None = typer.Option(None, "--data", help="Your dataset: image folder / tarball, .npz or CSV / TSV (docs/your-data.md)."),
+    label_column: str | None = typer.Option(None, "--label-column", help="CSV / TSV label column, name or index (default: first non-numeric, else first)."),
+    test_fraction: float | None = typer.Option(None, "--test-fraction", help="Held-out fraction per class when --data has no test split (0.2)."),
 ) -> None:
     """Train FF / BP-FF / BP on a preset; writes a run directory and prints its summary."""
     import dataclasses
@@ -44,7 +47,16 @@ def train_cmd(
     from implicitbias.errors import UserInputError
     from implicitbias.ff import ALGOS, get_preset, train_run
 
+    if preset is None and data is None:
+        raise UserInputError("give --preset NAME or --data PATH")
+    preset = preset or "FF_AUTO"
     cfg = get_preset(preset)
+    if data is not None:
+        cfg = dataclasses.replace(cfg, data=str(data))
+    if label_column is not None:
+        cfg = dataclasses.replace(cfg, label_column=label_column)
+    if test_fraction is not None:
+        cfg = dataclasses.replace(cfg, test_fraction=test_fraction)
     if algo is not None:
         if algo not in ALGOS:
             raise UserInputError(f"unknown --algo {algo!r} (use {', '.join(ALGOS)})")

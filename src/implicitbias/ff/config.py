@@ -70,6 +70,10 @@ class FFConfig:
             negatives, never drawn as wrong labels); the test set keeps them.
         eval_every: evaluate on ``eval_subset`` test images every n epochs (0: end of phase).
         probe_lr: Adam learning rate of the softmax predictor (hard negatives / probe).
+        data: a user dataset (image folder / tarball, ``.npz``, CSV / TSV; docs/your-data.md)
+            used instead of ``dataset``; "" = the built-in ``dataset``.
+        label_column: CSV / TSV label column (name or index; "" = automatic).
+        test_fraction: held-out fraction of every class when ``data`` has no test split.
     """
 
     dataset: str = "mnist"
@@ -106,6 +110,9 @@ class FFConfig:
     eval_every: int = 0
     eval_subset: int = 2000
     probe_lr: float = 1e-3
+    data: str = ""
+    label_column: str = ""
+    test_fraction: float = 0.2
 
 
 #: Per-algo (lr, epochs, batch_size) defaults. Tosato: §3.8 of the reference.
@@ -135,6 +142,11 @@ def _table_key(algo: str) -> str:
 
 def resolve_config(cfg: FFConfig) -> FFConfig:
     """Fill ``epochs``/``lr``/``batch_size`` from :data:`HPARAMS` and validate the config."""
+    if cfg.hparams == "auto":
+        if not cfg.hidden or None in (cfg.epochs, cfg.lr, cfg.batch_size):
+            raise UserInputError("the *_AUTO presets are sized from the data: resolve them with ff.auto.resolve_for_data (train_run does)")
+        return _validate(dataclasses.replace(cfg, hidden=tuple(int(h) for h in cfg.hidden),
+                                             exclude_classes=tuple(sorted({int(c) for c in cfg.exclude_classes}))))
     if cfg.hparams not in HPARAMS:
         raise UserInputError(f"unknown hparams table {cfg.hparams!r} (known: {', '.join(HPARAMS)})")
     if cfg.algo not in ALGOS:
@@ -148,6 +160,10 @@ def resolve_config(cfg: FFConfig) -> FFConfig:
         hidden=tuple(int(h) for h in cfg.hidden),
         exclude_classes=tuple(sorted({int(c) for c in cfg.exclude_classes})),
     )
+    return _validate(out)
+
+
+def _validate(out: FFConfig) -> FFConfig:
     if not out.hidden or min(out.hidden) < 1:
         raise UserInputError("hidden must list at least one positive width")
     if out.epochs < 0 or out.batch_size < 1 or out.lr <= 0:  # type: ignore[operator]
@@ -158,6 +174,8 @@ def resolve_config(cfg: FFConfig) -> FFConfig:
         raise UserInputError("negatives=hybrid needs algo ff-simultaneous, bpff or bpff-perlayer")
     if out.negatives == "hybrid" and out.eval_rule != "probe":
         raise UserInputError("negatives=hybrid is unsupervised (no label to score by goodness): it needs eval_rule=probe")
+    if not 0.0 < out.test_fraction < 1.0:
+        raise UserInputError(f"test_fraction must be in (0, 1), got {out.test_fraction}")
     if out.hybrid_blur_steps < 0:
         raise UserInputError("hybrid_blur_steps must be >= 0")
     if out.eval_rule == "probe" and out.algo in ("ff", "bp"):
@@ -166,6 +184,7 @@ def resolve_config(cfg: FFConfig) -> FFConfig:
 
 
 _TOSATO = dict(hidden=(1000, 1000, 1000), goodness="l2", threshold=3.0, layer_norm="l2", negatives="fixed")
+_AUTO = {**_TOSATO, "hidden": (), "negatives": "resample"}
 _HINTON = dict(
     hidden=(2000, 2000, 2000, 2000), algo="ff-simultaneous", goodness="sumsq", threshold=1.0,
     threshold_per_unit=True, layer_norm="rms", norm_eps=1e-8, negatives="hard", peer_norm=0.03,
@@ -222,6 +241,11 @@ PRESETS: dict[str, FFConfig] = {
     "LOEWE_MNIST": FFConfig(dataset="mnist", hparams="loewe", **_LOEWE),
     "LOEWE_MNIST_quick": FFConfig(dataset="mnist", hparams="loewe_quick", **_LOEWE),
     "DIGITS_quick": FFConfig(dataset="digits", hparams="digits_quick", **{**_TOSATO, "hidden": (256, 256)}),
+    # sized from the data (widths, epochs, lr, batch: ff/auto.py); Tosato's conventions except
+    # resampled wrong labels (fixed negatives give each image a single wrong label: too few on small sets)
+    "FF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="ff", **_AUTO),
+    "BPFF_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bpff", **_AUTO),
+    "BP_AUTO": FFConfig(dataset="digits", hparams="auto", algo="bp", **_AUTO),
 }
 
 

@@ -26,10 +26,10 @@ from typing import Any
 import torch
 
 from implicitbias.config import to_dict
-from implicitbias.data import dataset_info, load_dataset
 from implicitbias.device import resolve_device
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
+from implicitbias.ff.rundata import RunData, load_run_data, prepare
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
@@ -41,14 +41,16 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def build_trainer(
-    cfg: FFConfig, device: torch.device, data_dir: str | Path | None = None, callbacks: Sequence[Callback] = ()
+    cfg: FFConfig,
+    device: torch.device,
+    data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    data: RunData | None = None,
 ) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
-    """Load the data of a resolved config and build its :class:`Trainer` and test tensors."""
-    spec = dataset_info(cfg.dataset)
-    x_tr, y_tr = load_dataset(cfg.dataset, "train", data_dir, cfg.normalization)
-    x_te, y_te = load_dataset(cfg.dataset, "test", data_dir, cfg.normalization)
-    tr = Trainer(cfg, x_tr.to(device), y_tr.to(device), spec.shape, len(spec.classes), device, callbacks=callbacks)
-    return tr, x_te.to(device), y_te.to(device)
+    """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
+    d = data if data is not None else load_run_data(cfg, data_dir)
+    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
+    return tr, d.x_test.to(device), d.y_test.to(device)
 
 
 @torch.inference_mode()
@@ -79,6 +81,7 @@ def train_run(
     progress: ProgressFn | None = None,
     data_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
+    dataset: Any = None,
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -95,7 +98,10 @@ def train_run(
             appended to ``metrics.jsonl`` as ``{"step": step, **mapping, "kind": "callback"}``
             at the end of each epoch, before the epoch's row. Not part of the run's identity: a
             completed run is reused without calling them.
+        dataset: a user dataset from Python (a ``UserData``, ``(x, y)`` arrays or a torch
+            ``Dataset``; :mod:`implicitbias.ff.rundata`), used instead of ``cfg.data`` / ``cfg.dataset``.
     """
+    cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
     dev = resolve_device(device)
     run = RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force)
@@ -106,7 +112,8 @@ def train_run(
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
-    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks)
+    data = load_run_data(cfg, data_dir, user)
+    tr, x_te, y_te = build_trainer(cfg, dev, data_dir, callbacks, data)
     run.write_env(seed=cfg.seed, device=str(dev))
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
@@ -161,6 +168,7 @@ def train_run(
         "epochs_semantics": "per layer" if cfg.algo == "ff" else "global",
         "algo": cfg.algo,
         "dataset": cfg.dataset,
+        "class_names": list(data.classes),
         "eval_rule": "logits" if tr.bp else cfg.eval_rule,
         "per_layer_rule": "ridge probe on <=10k train activities"
         if tr.bp or cfg.negatives == "hybrid"

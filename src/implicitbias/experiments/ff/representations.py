@@ -80,6 +80,9 @@ class Config:
         k: LOO ensemble parameter; samples: ``correct`` (paper) or ``all``.
         n_id: points for TwoNN (0 = skip); stat_test: also the Mann–Whitney/BH ensembles.
         device: ``auto`` | ``cpu`` | ``cuda``; runs_root: where FF runs go ("" = the runs root).
+        data: a user dataset (image folder / tarball, ``.npz``, CSV; docs/your-data.md) used
+            instead of ``datasets``, trained with the ``*_AUTO`` presets at their data-sized
+            epochs (``ff_epochs`` etc. are then ignored); zero-shot runs only if the class exists.
     """
 
     datasets: tuple[str, ...] = ("digits",)
@@ -97,6 +100,7 @@ class Config:
     stat_test: bool = True
     device: str = "auto"
     runs_root: str = ""
+    data: str = ""
 
 
 _CPU = Config(
@@ -138,9 +142,28 @@ def _ff_config(cfg: Config, preset: str, algo: str, seed: int, exclude: tuple[in
     from implicitbias.ff import get_preset
 
     epochs = {"ff": cfg.ff_epochs, "bpff": cfg.bpff_epochs, "bp": cfg.bp_epochs}[algo]
+    if cfg.data:
+        return dataclasses.replace(get_preset("FF_AUTO"), algo=algo, seed=seed, exclude_classes=exclude, data=cfg.data)
     return dataclasses.replace(
         get_preset(preset), algo=algo, seed=seed, epochs=epochs or None, exclude_classes=exclude
     )
+
+
+def _datasets(cfg: Config) -> dict[str, Any]:
+    """``{name: (preset, test-set loader, class names)}`` of the built-in datasets or of ``cfg.data``."""
+    from implicitbias.data import dataset_info, load_dataset
+
+    if cfg.data:
+        from implicitbias.data.userdata import load_user_data
+
+        ud = load_user_data(cfg.data)
+        return {Path(cfg.data).name: ("FF_AUTO", lambda norm: ud.tensors(norm)[2:], ud.classes)}
+    if len(cfg.datasets) != len(cfg.ff_presets):
+        from implicitbias.errors import UserInputError
+
+        raise UserInputError("datasets and ff_presets must have the same length")
+    return {ds: (p, lambda norm, ds=ds: load_dataset(ds, "test", None, norm), dataset_info(ds).classes)
+            for ds, p in zip(cfg.datasets, cfg.ff_presets, strict=True)}
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -149,24 +172,20 @@ def _fmt(v: float, digits: int = 3) -> str:
 
 def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> ExperimentResult:
     """Train, analyse, compare with the paper; figures and ``ff_analysis.json`` into ``run_dir``."""
-    from implicitbias.data import dataset_info, load_dataset
     from implicitbias.ff import train_run
 
-    if len(cfg.datasets) != len(cfg.ff_presets):
-        from implicitbias.errors import UserInputError
-
-        raise UserInputError("datasets and ff_presets must have the same length")
+    data = _datasets(cfg)
     t0 = time.perf_counter()
     prog = progress or no_progress
     root = Path(cfg.runs_root) if cfg.runs_root else run_dir.path.parent.parent
     opts = AnalysisOptions(samples=cfg.samples, k=cfg.k, n_id=cfg.n_id, stat_test=cfg.stat_test)
-    zs = cfg.zero_shot_class >= 0
-    total = len(cfg.datasets) * (len(ALGOS) * cfg.seeds + (len(cfg.zero_shot_algos) * cfg.zero_shot_seeds if zs else 0))
+    zs = 0 <= cfg.zero_shot_class < min(len(names) for _, _, names in data.values())
+    total = len(data) * (len(ALGOS) * cfg.seeds + (len(cfg.zero_shot_algos) * cfg.zero_shot_seeds if zs else 0))
     done = 0
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     zero: dict[str, dict[str, list[dict[str, Any]]]] = {}
     sims: dict[str, np.ndarray] = {}
-    for ds, preset in zip(cfg.datasets, cfg.ff_presets, strict=True):
+    for ds, (preset, test_set, _) in data.items():
         results[ds] = {a: [] for a in ALGOS}
         for algo in ALGOS:
             for seed in range(cfg.seeds):
@@ -175,7 +194,7 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                 results[ds][algo].append(analyze_run(rd.path, opts))
                 done += 1
         base = get_run_config(results[ds]["ff"][0])
-        x_te, y_te = load_dataset(ds, "test", None, base.get("normalization", "paper"))
+        x_te, y_te = test_set(base.get("normalization", "paper"))
         sims[ds] = input_similarity(x_te, y_te)
         zero[ds] = {a: [] for a in cfg.zero_shot_algos}
         if zs:
@@ -194,12 +213,13 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                     zero[ds][algo].append(row)
                     done += 1
     prog(done, total, "figures")
+    names = {ds: tuple(n) for ds, (_, _, n) in data.items()}
     run_dir.save_arrays({f"profile/{ds}": torch.as_tensor(np.asarray(R["ff"][0]["layers"][0]["_profile"], dtype=np.float64))
                          for ds, R in results.items()}, name="profiles")
-    claims, table = _claims(cfg, results, zero, sims, {ds: dataset_info(ds).classes for ds in cfg.datasets})
+    claims, table = _claims(cfg, results, zero, sims, names)
     run_dir.write_json("ff_analysis", {
         "runs": {ds: {a: [to_json(r) for r in rs] for a, rs in d.items()} for ds, d in results.items()},
-        "zero_shot": zero, "table": table,
+        "zero_shot": zero, "table": table, "class_names": {ds: list(n) for ds, n in names.items()},
     })
     metrics: dict[str, Any] = {"table": table}
     for algo in ALGOS:  # pooled over datasets, one value per (dataset, seed)
@@ -330,11 +350,11 @@ def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
 
     rec = run_dir.config_record()["config"]
     k, samples = float(rec.get("k", 1.0)), rec.get("samples", "correct")
-    runs = run_dir.read_json("ff_analysis")["runs"]
+    analysis = run_dir.read_json("ff_analysis")
     profiles = run_dir.load_arrays("profiles")
     out: list[Path] = []
-    for ds, R in runs.items():
-        names = dataset_info(ds).classes
+    for ds, R in analysis["runs"].items():
+        names = tuple(analysis.get("class_names", {}).get(ds) or dataset_info(ds).classes)
         points = []
         for algo in ALGOS:
             reps = load_representations(R[algo][0]["run"])
