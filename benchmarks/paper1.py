@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from implicitbias.data.synthetic import cosine_features, piecewise_constant
-from implicitbias.experiments import (
+from implicitbias.experiments.paper1 import (
     attention_balance,
     fourier_sparsity,
     matrix_completion,

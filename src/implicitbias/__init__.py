@@ -7,7 +7,9 @@ Two halves share one library:
 
 The symmetry core is re-exported here (imported lazily, so ``import implicitbias`` stays
 light): ``Parametrization``, ``SymmetryAlgebra``, ``discover_symmetries``, ``induced_bias``
-and the ``catalog`` module.
+and the ``catalog`` module; the subpackages (``ib.symmetry``, ``ib.dynamics``, ``ib.design``,
+``ib.ff``, ``ib.analysis``, ``ib.data``, ``ib.viz``, ``ib.experiments``, ``ib.runs``) are
+imported on first attribute access.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ _LAZY = {
     "SymmetryMonitor": ("implicitbias.symmetry.monitor", "SymmetryMonitor"),
     "catalog": ("implicitbias.symmetry.catalog", None),
 }
+#: Subpackages reachable as attributes (``ib.dynamics``), imported on first access.
+SUBPACKAGES = ("symmetry", "dynamics", "design", "ff", "analysis", "data", "viz", "experiments", "runs")
+_LAZY.update({name: (f"implicitbias.{name}", None) for name in SUBPACKAGES})
 
 __all__ = ["__version__", *_LAZY]
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from implicitbias.experiments import attention_balance as E
+from implicitbias.experiments.paper1 import attention_balance as E
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -107,7 +107,8 @@ def test_quick_preset_column_ratios_end_near_one(tmp_path) -> None:
     # Frobenius ratio moves from far below 1 to within 10% of 1.
     assert np.median(m["fro_start"]) < 0.8
     assert (np.abs(np.array(m["fro_final"]) - 1) <= 0.1).all()
-    assert res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert all((rd.path / f).stat().st_size > 1000 for f in E.figures(res, rd))
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from implicitbias.config import from_dict, to_dict
-from implicitbias.experiments import ff_representations as E
+from implicitbias.experiments.ff import representations as E
 from implicitbias.runs import RunDir
 
 
@@ -34,7 +34,9 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[E.ExperimentResult,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return E.run(cfg, rd), rd.path
+        res = E.run(cfg, rd)
+        res.figures = E.figures(res, rd)  # as the runner does: drawn from the run directory alone
+        return res, rd.path
     finally:
         torch.set_num_threads(threads)
 
@@ -55,6 +57,7 @@ def test_quick_result_complete(quick: tuple[E.ExperimentResult, Path]) -> None:
     starts = {c.claim.split(" ")[0] for c in res.claims if c.claim.startswith("(")}
     assert starts == {"(1)", "(2)", "(3)", "(4)", "(5)"}
     assert all(c.verdict in ("reproduced", "differs", "info") for c in res.claims)
+    assert len(res.figures) == 7  # 3 walls, per-class Hoyer, overlap, profiles, sparsity vs accuracy
     for f in res.figures:
         assert (path / f).stat().st_size > 1000
     rows = res.metrics["table"]

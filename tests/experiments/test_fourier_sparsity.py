@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from implicitbias.experiments import fourier_sparsity as E
-from implicitbias.experiments._paper1_linear import (
+from implicitbias.experiments.paper1 import fourier_sparsity as E
+from implicitbias.experiments.paper1.linear import (
     gd_closed_form,
     train_hadamard,
     train_vanilla,
@@ -65,7 +65,8 @@ def test_quick_preset_designed_beats_vanilla(tmp_path) -> None:
     ratio = np.array(m["vanilla"]["test_mse"]) / np.array(m["hadamard"]["test_mse"])
     assert ratio[0] >= 10 and np.median(ratio) >= 10
     assert np.median(m["hadamard"]["support"]) <= 2 * cfg.k_true < np.median(m["vanilla"]["support"])
-    assert res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert all((rd.path / f).stat().st_size > 1000 for f in E.figures(res, rd))
 
 
 def test_closed_form_option_matches_loop_in_experiment() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from implicitbias.data.synthetic import low_rank_matrix
-from implicitbias.experiments import matrix_completion as E
+from implicitbias.experiments.paper1 import matrix_completion as E
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -54,7 +54,8 @@ def test_quick_preset_recovers_spectrum_and_reports_factor_two(tmp_path) -> None
     arr = RunDir.open(tmp_path, E.ID, cfg).load_arrays()
     lr = arr["mode_ratios"].double().log().abs()
     assert float(lr[-1].max()) < float(lr[0].max())  # modes move toward balance
-    assert res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert all((rd.path / f).stat().st_size > 1000 for f in E.figures(res, rd))
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from implicitbias.experiments import noise_init_ablation as E
+from implicitbias.experiments.paper1 import noise_init_ablation as E
 from implicitbias.runs import RunDir
 
 
@@ -26,7 +26,8 @@ def test_quick_grid_small_init_full_batch_is_sparse(tmp_path) -> None:
     # The paper's own cell (full batch, small init) must give the sparse solution.
     assert sp["fourier"]["full-batch | small init"]
     assert sp["tv"]["full-batch | small init"]
-    assert len(res.claims) == 12 and res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert len(res.claims) == 12 and len(E.figures(res, rd)) == 2
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from implicitbias.data.synthetic import relu_teacher
-from implicitbias.experiments import relu_balance as E
+from implicitbias.experiments.paper1 import relu_balance as E
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -65,7 +65,8 @@ def test_quick_preset_ratios_end_near_one(tmp_path) -> None:
     assert float(r[-1].median()) < float(r[0].median()) / 5
     assert {c.claim.split(" at ")[0] for c in res.claims} >= {"min per-unit ratio", "max per-unit ratio"}
     assert all(c.verdict in ("reproduced", "differs", "info") for c in res.claims)
-    assert (tmp_path / E.ID).exists() and res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert all((rd.path / f).stat().st_size > 1000 for f in E.figures(res, rd))
 
 
 @pytest.mark.slow

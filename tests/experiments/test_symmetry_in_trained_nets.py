@@ -40,7 +40,7 @@ def test_full_size_objective_algebras_via_module_path():
     """Through Parametrization.from_module: 3h rescalings for the BP MLP, none for the FF objectives."""
     import pytest
 
-    from implicitbias.experiments._symmetry_objectives import full_size_discovery
+    from implicitbias.experiments.validations._symmetry_objectives import full_size_discovery
     from implicitbias.symmetry import Parametrization
 
     if not hasattr(Parametrization, "from_module"):

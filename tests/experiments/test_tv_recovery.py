@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from implicitbias.data.synthetic import piecewise_constant, total_variation
-from implicitbias.experiments import tv_recovery as E
+from implicitbias.experiments.paper1 import tv_recovery as E
 from implicitbias.runs import RunDir
 
 
@@ -32,7 +32,8 @@ def test_quick_preset_designed_beats_vanilla(tmp_path) -> None:
     ratio = np.array(m["vanilla"]["recon_mse"]) / np.array(m["designed"]["recon_mse"])
     assert ratio[0] >= 5 and np.median(ratio) >= 5
     assert np.median(m["designed"]["tv"]) < np.median(m["vanilla"]["tv"]) / 3
-    assert res.figures
+    rd = RunDir.open(tmp_path, E.ID, cfg)
+    assert all((rd.path / f).stat().st_size > 1000 for f in E.figures(res, rd))
 
 
 @pytest.mark.slow

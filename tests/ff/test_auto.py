@@ -90,7 +90,7 @@ def test_data_inspect_cli(tmp_path: Path) -> None:
 
 
 def test_ff_representations_takes_user_data(tmp_path: Path) -> None:
-    from implicitbias.experiments.ff_representations import Config, _datasets, _ff_config
+    from implicitbias.experiments.ff.representations import Config, _datasets, _ff_config
 
     x, y = blobs(60, 4)
     f = write_csv(tmp_path / "t.csv", x, np.array(["a", "b", "c"])[y])

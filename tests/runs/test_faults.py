@@ -19,9 +19,9 @@ from implicitbias.config import to_dict
 from implicitbias.errors import Diverged, RunLockedError
 from implicitbias.experiments.base import check_finite, surviving_chains
 from implicitbias.experiments.runner import execute_experiment, resolve_config
+from implicitbias.experiments.sweep import run_sweep
 from implicitbias.runs import RunDir
 from implicitbias.runs.executors import InlineExecutor
-from implicitbias.runs.sweep_runner import run_sweep
 
 
 def _toy(tmp_path: Path, **sets) -> tuple[dict, Path]:

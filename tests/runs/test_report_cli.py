@@ -96,6 +96,19 @@ def test_report_rows_escaping_and_not_run(tmp_path):
     assert "c2 &lt;b&gt;" in html and "v-not-run" in html and "v-differs" in html
 
 
+def test_report_opens_with_a_summary_then_collapsible_claims(tmp_path):
+    html = _fake_report(tmp_path).read_text()
+    summary, claims, section = (html.index(x) for x in ("id='summary'", "id='claims'", "<h2 id='exp1'>"))
+    assert summary < claims < section
+    assert html.count("<tr class='summary'>") == 2
+    # one line per experiment: verdict counts, headline thumbnail (its first figure), wall time
+    line = html[html.index("<tr class='summary'>"):html.index("</tr>", html.index("<tr class='summary'>"))]
+    assert "1 reproduced" in line and "1 differs" in line and "img class='thumb' src='figures/exp1/a.png'" in line
+    assert "1.0 s" in line
+    assert html.count("<details class='claims'") == 2  # one collapsible claims table per experiment
+    assert "metrics</summary>" in html and "<td>x</td>" in html
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 _CHECK = """<script>
@@ -133,7 +146,7 @@ def render_check(index: Path) -> dict[str, int]:
 def test_report_renders_in_browser(tmp_path):
     index = _fake_report(tmp_path)
     got = render_check(index)
-    assert got == {"images": 2, "loaded": 2, "rows": 3}
+    assert got == {"images": 3, "loaded": 3, "rows": 3}  # a thumbnail + two figures
 
 
 @pytest.mark.slow

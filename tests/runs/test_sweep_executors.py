@@ -9,9 +9,9 @@ import pytest
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments.runner import resolve_config
+from implicitbias.experiments.sweep import run_sweep, summary_table, write_sweep
 from implicitbias.runs.executors import InlineExecutor, LocalExecutor
 from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds, summarise
-from implicitbias.runs.sweep_runner import run_sweep
 
 
 def _configs(grid=("scale=1,2",), seeds="0-2", **sets):
@@ -33,7 +33,10 @@ def test_parse_seeds_and_grid():
 def test_expand_grid_counts_and_unknown_key():
     cfgs = _configs()
     assert len(cfgs) == 6
-    assert {c["seed"] for _, c in cfgs} == {0, 1, 2}
+    # toy runs `seeds=2` chains from `seed`: sweep seeds 0, 1, 2 get disjoint chain blocks
+    assert sorted(c["seed"] for _, c in cfgs) == [0, 0, 2, 2, 4, 4]
+    single = expand_grid(resolve_config("toy", "quick", ["seeds=1"]), {}, [0, 1, 2])
+    assert [c.seed for _, c in single] == [0, 1, 2]
     base = resolve_config("toy", "quick")
     with pytest.raises(UserInputError):
         expand_grid(base, {"nope": ["1"]}, None)
@@ -115,3 +118,35 @@ def test_dask_local_cluster_matches_local_and_survives_worker_kill(tmp_path):
     assert killed
     assert not out.failed
     assert _collect(tmp_path / "local") == _collect(tmp_path / "dask")
+
+
+def test_sweep_summarises_the_declared_metrics_in_order(tmp_path):
+    cfgs = _configs(grid=("scale=1,3",), seeds="0-1")
+    out = run_sweep("toy", cfgs, str(tmp_path), InlineExecutor())
+    table = summary_table("toy", out)
+    assert [k for k in table[0] if k.endswith("_mean")] == ["value_mean", "draws_mean"]
+    by_scale = {r["scale"]: r for r in table}
+    # oracle: "draws" is the per-chain list whose chain mean is "value"
+    assert by_scale["3"]["draws_mean"] == pytest.approx(by_scale["3"]["value_mean"])
+    assert by_scale["3"]["value_mean"] == pytest.approx(3 * by_scale["1"]["value_mean"], rel=1e-6)
+    assert "scale_mean" not in table[0]  # an undeclared number is not a metric
+    summary, spec = write_sweep("toy", table, tmp_path / "toy")
+    assert spec.read_text().splitlines()[1].startswith("value,1,")
+    assert summary.read_text().splitlines()[0].startswith("scale,n,value_mean,value_sd,draws_mean")
+
+
+def test_runner_draws_figures_and_redraws_them_from_the_run_directory(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from implicitbias.experiments.runner import execute_experiment, load_result, redraw
+    from implicitbias.runs import RunDir
+
+    st = execute_experiment("toy", to_dict(resolve_config("toy", "quick")), str(tmp_path))
+    run = RunDir(Path(st["path"]), "toy")
+    figs = load_result(run).figures
+    assert figs == ["figures/vals.png"] and (run.path / figs[0]).exists()
+    shutil.rmtree(run.path / "figures")
+    assert redraw(run.path) == figs and (run.path / figs[0]).stat().st_size > 1000
+    with pytest.raises(UserInputError):
+        redraw(tmp_path)

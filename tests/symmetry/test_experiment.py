@@ -16,7 +16,7 @@ def test_symmetry_catalog_quick(tmp_path):
     assert len(res.claims) == 7
     assert all(c.verdict == "reproduced" for c in res.claims), [c.ours_seed0 for c in res.claims]
     assert res.metrics["n_agree"] == 7 and res.metrics["max_bias_spread"] < 1e-6
-    assert (run.path / res.figures[0]).exists()
+    assert (run.path / mod.figures(res, run)[0]).exists()
     arrays = run.load_arrays()
     assert arrays["discovered_dim"].tolist() == arrays["full_dim"].tolist()
     assert len(run.metrics()) == 7

@@ -80,8 +80,8 @@ def _figures(fig_dir: Path, cap: object, res: dict, k: float) -> None:
     """Wall plot, overlap heatmap and class-mean profiles of every layer (as ``ff analyze``)."""
     import numpy as np
 
-    from implicitbias.analysis import figures as F
     from implicitbias.analysis.ensembles import ensembles_loo
+    from implicitbias.viz import representations as F
 
     names = cap.class_names  # type: ignore[attr-defined]
     pred = cap.pred if cap.pred is not None else cap.labels  # type: ignore[attr-defined]

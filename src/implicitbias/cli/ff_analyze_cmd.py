@@ -93,8 +93,8 @@ def analyze(
 
 def _figures(path: Path, reps: object, res: dict, k: float) -> None:
     """Wall plot, overlap heatmap and class-mean profiles of every layer of one run."""
-    from implicitbias.analysis import figures as F
     from implicitbias.analysis.ensembles import ensembles_loo
+    from implicitbias.viz import representations as F
 
     names = reps.summary.get("class_names")  # type: ignore[attr-defined]  # user datasets (--data)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +14,12 @@ from implicitbias.cli.run_cmd import print_claims
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments import experiment_ids, get_experiment
-from implicitbias.experiments.runner import execute_experiment, load_result, resolve_config
+from implicitbias.experiments.runner import (
+    declared_metrics,
+    execute_experiment,
+    load_result,
+    resolve_config,
+)
 from implicitbias.report.html import ReportEntry, build_report
 from implicitbias.runs import RunDir, environment_info
 from implicitbias.runs.executors import check_address, make_executor
@@ -22,13 +28,26 @@ from implicitbias.runs.rundir import check_out_dir
 PRESETS = ("quick", "paper", "full")
 
 
+def auto_workers(n_tasks: int) -> int:
+    """One worker process per available CPU core (at most 4, at most one per task).
+
+    The experiments are independent and each runs its tight loop on one thread, so on a
+    2-core machine two of them advance side by side.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4, n_tasks))
+
+
 @app.command("reproduce")
 def reproduce_command(
     preset: str = typer.Option("quick", "--preset", help="quick (minutes on a CPU), paper, or full"),
     only: str = typer.Option("", "--only", help="comma-separated experiment ids"),
     out: Path | None = typer.Option(None, "--out", help="report folder (default reports/<preset>)"),
     executor: str = typer.Option("local", "--executor", help="local or dask"),
-    workers: int = typer.Option(1, "--workers", min=1, help="parallel workers (local: processes)"),
+    workers: int = typer.Option(0, "--workers", min=0, help="parallel workers (local: processes; 0 = one per CPU core, at most 4)"),
     dask_address: str | None = typer.Option(None, "--dask-address", help="existing scheduler tcp://HOST:PORT"),
     force: bool = typer.Option(False, "--force", help="rerun completed experiments"),
 ) -> None:
@@ -47,6 +66,9 @@ def reproduce_command(
         ids = [i for i in ids if i in wanted]
     if not ids:
         raise UserInputError("no experiments to run")
+    if workers < 0:
+        raise UserInputError("--workers must be >= 0 (0 = one per CPU core)")
+    workers = workers or auto_workers(len(ids))
     out = out or Path("reports") / preset
     check_out_dir(out)
     if dask_address is not None:
@@ -88,7 +110,7 @@ def reproduce_command(
             entries.append(ReportEntry(i, title, None, None, st.get("error")))
             continue
         run = RunDir(Path(st["path"]), i)
-        entries.append(ReportEntry(i, title, load_result(run), run.path))
+        entries.append(ReportEntry(i, title, load_result(run), run.path, metrics=declared_metrics(get_experiment(i))))
     index = build_report(entries, out, preset=preset, env=environment_info())
     claims = [c.to_dict() for e in entries if e.result for c in e.result.claims]
     claims += [{"experiment": e.experiment, "claim": e.title, "paper": "", "ours_seed0": "",

@@ -23,7 +23,7 @@ def print_claims(claims: list, title: str = "claims") -> None:
     t = Table(title=title)
     for col in ("experiment", "claim", "paper", "ours (seed 0)", "ours (mean ± sd)", "verdict"):
         t.add_column(col)
-    colors = {"reproduced": "green", "differs": "red", "info": "blue", "not run": "yellow"}
+    colors = {"reproduced": "green", "differs": "red", "inconclusive": "magenta", "info": "blue", "not run": "yellow"}
     for c in claims:
         v = c["verdict"]
         t.add_row(*(escape(str(c.get(k, ""))) for k in ("experiment", "claim", "paper", "ours_seed0", "ours_mean_sd")),

@@ -13,16 +13,10 @@ from implicitbias.cli._progress import console, progress_bar
 from implicitbias.config import to_dict
 from implicitbias.errors import UserInputError
 from implicitbias.experiments.runner import resolve_config
+from implicitbias.experiments.sweep import metric_spec, run_sweep, summary_table, write_sweep
 from implicitbias.runs.executors import ClusterConfig, make_executor
 from implicitbias.runs.rundir import check_out_dir
-from implicitbias.runs.sweep import (
-    expand_grid,
-    parse_grid,
-    parse_seeds,
-    summarise,
-    write_summary_csv,
-)
-from implicitbias.runs.sweep_runner import run_sweep
+from implicitbias.runs.sweep import expand_grid, parse_grid, parse_seeds
 
 
 def _cluster_config(path: Path) -> ClusterConfig:
@@ -69,14 +63,21 @@ def sweep_command(
             )
     finally:
         ex.close()
-    table = summarise(outcome.rows)
-    csv_path = write_summary_csv(table, Path(out) / experiment / "sweep_summary.csv")
+    table = summary_table(experiment, outcome)
+    csv_path, _ = write_sweep(experiment, table, Path(out) / experiment)
+    units = {m.name: m.unit for m in metric_spec(experiment)}
+    # one row per metric, one column per grid point (wide grids stay readable)
     t = Table(title=f"sweep {experiment}: {outcome.counts}")
-    cols = list(table[0]) if table else []
-    for c in cols:
-        t.add_column(c)
-    for row in table:
-        t.add_row(*[f"{row.get(c, ''):.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols])
+    t.add_column("metric")
+    t.add_column("unit")
+    points = [{k: v for k, v in row.items() if k != "n" and not k.endswith(("_mean", "_sd"))} for row in table]
+    for pt, row in zip(points, table, strict=True):
+        t.add_column((", ".join(f"{k}={v}" for k, v in pt.items()) or "all") + f" (n={row['n']})")
+    names = list(dict.fromkeys(k[: -len("_mean")] for row in table for k in row if k.endswith("_mean")))
+    for name in names:
+        cells = [f"{row[name + '_mean']:.4g} ± {row.get(name + '_sd', 0.0):.2g}" if name + "_mean" in row else ""
+                 for row in table]
+        t.add_row(name, units.get(name, ""), *cells)
     console.print(t)
     console.print(f"summary: {csv_path}")
     for f in outcome.failed:

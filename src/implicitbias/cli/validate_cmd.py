@@ -8,57 +8,41 @@ that fail for a given noise model are findings: shown, but they do not fail the 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
 
 from implicitbias.cli import app
-from implicitbias.errors import UserInputError
+from implicitbias.errors import RunLockedError, UserInputError
 
 WHICH = ("stationary", "gauge", "projected", "temperature")
 
 
 def _run_one(name: str, quick: bool, out: Path, seed: int, sets: list[str], force: bool, console):
+    """Run ``validate_<name>`` through the same runner as ``run`` / ``reproduce``.
 
-    from implicitbias.config import override
-    from implicitbias.experiments import get_experiment
-    from implicitbias.experiments.base import ExperimentResult
+    Returns ``(result, run_dir, status)``; a completed run with the same config (from
+    ``validate``, ``run`` or ``reproduce``) is reused.
+    """
+    from implicitbias.cli._progress import progress_bar, task_callback
+    from implicitbias.config import to_dict
+    from implicitbias.experiments.runner import execute_experiment, load_result, resolve_config
     from implicitbias.runs import RunDir
 
-    mod = get_experiment(f"validate_{name}")
-    cfg = mod.PRESETS["quick" if quick else "paper"]
-    cfg = override(cfg, [f"seed={seed}", *sets])
-    run_dir = RunDir.open(out, mod.ID, cfg, force=force, lock=True)
-    with run_dir:
-        if run_dir.is_complete and "result" in run_dir.summary():
-            console.print(f"[dim]{mod.ID}: reusing completed run {run_dir.path} (--force to recompute)[/dim]")
-            return ExperimentResult.from_dict(run_dir.summary()["result"]), run_dir
-        return _compute(mod, name, quick, seed, cfg, run_dir, console)
-
-
-def _compute(mod, name: str, quick: bool, seed: int, cfg, run_dir, console):
-    """Run one validation into its open, locked run directory."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from implicitbias.experiments.runner import check_finite_metrics
-
-    run_dir.write_env(seed=seed, device="cpu")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
-                  transient=True) as bar:
-        task = bar.add_task(mod.ID, total=1)
-
-        def progress(done: int, total: int, message: str = "") -> None:
-            bar.update(task, completed=done, total=max(total, 1), description=f"{mod.ID}: {message}")
-
-        t0 = time.perf_counter()
-        result = mod.run(cfg, run_dir, progress)
-        result.wall_time_s = time.perf_counter() - t0
-    check_finite_metrics(mod.ID, result)  # a diverged validation is never marked complete
-    result.command = f"implicitbias validate {name}{' --quick' if quick else ''} --seed {seed}"
-    run_dir.write_json("result", result.to_dict())
-    run_dir.mark_complete({"result": result.to_dict()})
-    return result, run_dir
+    exp_id = f"validate_{name}"
+    preset = "quick" if quick else "paper"
+    cfg = resolve_config(exp_id, preset, [f"seed={seed}", *sets])
+    with progress_bar() as p:
+        status = execute_experiment(exp_id, to_dict(cfg), str(out), preset=preset, force=force,
+                                    progress=task_callback(p, exp_id))
+    if status["status"] == "locked":
+        raise RunLockedError(status["error"])
+    if status["status"] == "failed":
+        return None, Path(status["path"]), status
+    if status["status"] == "cached":
+        console.print(f"[dim]{exp_id}: reusing completed run {status['path']} (--force to recompute)[/dim]")
+    run_dir = RunDir(Path(status["path"]), exp_id)
+    return load_result(run_dir), run_dir, status
 
 
 def _library_flags(result) -> list[bool]:
@@ -79,6 +63,7 @@ def validate(
 ) -> None:
     """Check the theory's predictions against simulated dynamics; print numbers vs targets."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     names = list(WHICH) if which == "all" else [which]
@@ -96,16 +81,21 @@ def validate(
     console = Console()
     failed: list[str] = []
     for name in names:
-        result, run_dir = _run_one(name, quick, out, seed, list(set_), force, console)
+        result, run_dir, status = _run_one(name, quick, out, seed, list(set_), force, console)
+        if result is None:
+            typer.echo(f"error: validate_{name} failed: {status['error']} (details in {run_dir}/failed.json)", err=True)
+            failed.append(f"validate_{name}: {status['error']}")
+            continue
         table = Table(title=f"{result.experiment} ({result.wall_time_s:.1f} s) → {run_dir.path}", show_lines=False)
         for col in ("check", "target", "measured", "verdict", "kind", "note"):
             table.add_column(col, overflow="fold")
         for claim, lib in zip(result.claims, _library_flags(result), strict=True):
             ok = claim.verdict == "reproduced"
             colour = "green" if ok else ("red" if lib else "yellow")
+            word = "pass" if ok else "FAIL" if lib else claim.verdict
             measured = claim.ours_seed0 + (f" [{claim.ours_mean_sd}]" if claim.ours_mean_sd else "")
-            table.add_row(claim.claim, claim.paper, measured, f"[{colour}]{'pass' if ok else 'FAIL' if lib else 'differs'}[/{colour}]",
-                          "library" if lib else "finding", claim.note)
+            table.add_row(escape(claim.claim), escape(claim.paper), escape(measured), f"[{colour}]{word}[/{colour}]",
+                          "library" if lib else "finding", escape(claim.note))
             if lib and not ok:
                 failed.append(f"{result.experiment}: {claim.claim}")
         console.print(table)

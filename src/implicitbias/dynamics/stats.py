@@ -8,6 +8,9 @@
 * :func:`ks_two_sample` — two-sample KS distance.
 * :func:`integrated_autocorr_time` / :func:`effective_sample_size` — for ``(R, C)`` series
   of R recorded times from C independent chains (Sokal's automatic window).
+* :func:`ks_critical` — the level-α critical value of the one-sample KS distance at n
+  (independent) samples; :func:`split_half_ks` — the KS distance between the samples of
+  two independent halves of the chains (a noise floor measured on the simulation itself).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ __all__ = [
     "integrated_autocorr_time",
     "effective_sample_size",
     "fit_temperature",
+    "ks_critical",
+    "split_half_ks",
 ]
 
 
@@ -127,3 +132,32 @@ def fit_temperature(samples: np.ndarray, grid: np.ndarray, logp_of_T: Callable[[
     Ts2 = np.geomspace(lo, hi, 25)
     vals2 = [nll(T) for T in Ts2]
     return float(Ts2[int(np.argmin(vals2))])
+
+
+def ks_critical(n: float, alpha: float = 0.01) -> float:
+    """``c(α) / √n``: the one-sample KS distance exceeded with probability α at n samples.
+
+    ``c(α)`` is the upper-α quantile of the Kolmogorov distribution (asymptotic in n;
+    ``c(0.05) = 1.358``, ``c(0.01) = 1.628``). For correlated samples pass the effective
+    sample size. NaN when ``n`` is not positive.
+    """
+    from scipy.stats import kstwobign
+
+    if not n > 0:
+        return float("nan")
+    return float(kstwobign.isf(alpha) / np.sqrt(n))
+
+
+def split_half_ks(series: np.ndarray) -> float:
+    """KS distance between the pooled samples of chains ``[0, C/2)`` and ``[C/2, C)``.
+
+    ``series`` is ``(R, C, ...)`` (records × chains × anything pooled). The two halves are
+    independent draws of the same law, so this distance is pure sampling noise; at n
+    effective samples in all it is about ``2 K / √n`` (K Kolmogorov-distributed), twice the
+    one-sample distance of the whole.
+    """
+    x = np.asarray(series, dtype=float)
+    h = x.shape[1] // 2
+    if h < 1:
+        return float("nan")
+    return ks_two_sample(x[:, :h].ravel(), x[:, h : 2 * h].ravel())

@@ -1,82 +1,23 @@
-"""Paper experiments: one module per experiment, registered by id.
+"""Experiments: the paper experiments and theory validations, and how they are run.
 
-Each module follows the protocol in :mod:`implicitbias.experiments.base`. The registry maps
-ids to module paths and imports lazily, so listing experiments is cheap.
+Every experiment module follows the typed protocol of :mod:`implicitbias.experiments.base`
+(:class:`~implicitbias.experiments.base.Experiment`); :mod:`.registry` maps ids to modules,
+:mod:`.runner` runs one into its run directory (``run``, ``validate``, ``reproduce``) and
+:mod:`.sweep` runs grids of them on an executor.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
-from types import ModuleType
+from implicitbias.experiments.base import Claim, Experiment, ExperimentResult, Metric
+from implicitbias.experiments.registry import (
+    ENV_VAR,
+    REGISTRY,
+    experiment_ids,
+    get_experiment,
+    register,
+)
 
-from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult
-
-__all__ = ["REGISTRY", "get_experiment", "experiment_ids", "Claim", "ExperimentResult"]
-
-#: id -> module path. Order is the report order. Modules not (yet) present are skipped.
-REGISTRY: dict[str, str] = {
-    "symmetry_catalog": "implicitbias.experiments.symmetry_catalog",
-    "validate_stationary": "implicitbias.experiments.validate_stationary",
-    "validate_gauge": "implicitbias.experiments.validate_gauge",
-    "validate_projected": "implicitbias.experiments.validate_projected",
-    "validate_temperature": "implicitbias.experiments.validate_temperature",
-    "relu_balance": "implicitbias.experiments.relu_balance",
-    "attention_balance": "implicitbias.experiments.attention_balance",
-    "matrix_completion": "implicitbias.experiments.matrix_completion",
-    "fourier_sparsity": "implicitbias.experiments.fourier_sparsity",
-    "tv_recovery": "implicitbias.experiments.tv_recovery",
-    "noise_init_ablation": "implicitbias.experiments.noise_init_ablation",
-    "ff_representations": "implicitbias.experiments.ff_representations",
-    "symmetry_in_trained_nets": "implicitbias.experiments.symmetry_in_trained_nets",
-}
-
-
-ENV_VAR = "IMPLICITBIAS_EXPERIMENTS"
-
-
-def _env_experiments() -> dict[str, str]:
-    """User experiments from ``$IMPLICITBIAS_EXPERIMENTS`` = ``"id=pkg.module,id2=pkg.mod2"``.
-
-    The variable travels to worker processes (process pool, Dask LocalCluster), so user
-    experiments can be swept like built-in ones.
-    """
-    out = {}
-    for item in os.environ.get(ENV_VAR, "").split(","):
-        if "=" in item:
-            k, v = item.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
-def _all() -> dict[str, str]:
-    return {**REGISTRY, **_env_experiments()}
-
-
-def register(experiment_id: str, module: str) -> None:
-    """Register ``module`` (dotted path) under ``experiment_id``."""
-    REGISTRY[experiment_id] = module
-
-
-def experiment_ids() -> list[str]:
-    """Registered experiment ids whose modules exist, in report order."""
-    return [k for k, m in _all().items() if _exists(m)]
-
-
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def get_experiment(experiment_id: str) -> ModuleType:
-    """Import and return the module of ``experiment_id``."""
-    if experiment_id not in experiment_ids():
-        raise UserInputError(
-            f"unknown experiment {experiment_id!r} (known: {', '.join(experiment_ids()) or 'none'})"
-        )
-    return importlib.import_module(_all()[experiment_id])
-
+__all__ = [
+    "REGISTRY", "ENV_VAR", "get_experiment", "experiment_ids", "register",
+    "Claim", "Experiment", "ExperimentResult", "Metric",
+]

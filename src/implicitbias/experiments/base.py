@@ -6,23 +6,55 @@ An experiment module (``implicitbias.experiments.<id>``) defines:
 * ``TITLE: str`` — one line for the report;
 * ``Config`` — a frozen dataclass with a ``seeds: int`` or ``seed: int`` field;
 * ``PRESETS: dict[str, Config]`` — at least ``"quick"`` and ``"paper"``;
-* ``run(config, run_dir: RunDir, progress: Progress | None = None) -> ExperimentResult``.
+* ``METRICS: tuple[Metric, ...]`` — the scalar metrics it measures (name, unit, meaning);
+  ``result.metrics[name]`` holds a number or one number per chain (dotted names reach into
+  nested dicts), and sweeps / the report aggregate exactly these;
+* ``run(config, run_dir: RunDir, progress: Progress | None = None) -> ExperimentResult``;
+* ``figures(result, run_dir) -> list[str]`` — draws its figures (with :mod:`implicitbias.viz`)
+  from ``result`` and the arrays ``run`` saved in ``run_dir``; returns paths relative to it.
 
-``run`` writes its arrays, metrics and figures into ``run_dir`` and returns an
+``run`` writes its arrays and metrics into ``run_dir`` and returns an
 :class:`ExperimentResult` whose :class:`Claim` rows put each of our numbers next to the
-paper's, with a verdict. The report and ``implicitbias run`` only use this protocol.
+paper's, with a verdict; the runner then calls ``figures`` (so figures can be redrawn from
+a completed run alone). The report, ``run``, ``validate``, ``reproduce`` and ``sweep`` only
+use this protocol (:class:`Experiment`). ``METRICS`` and ``figures`` are optional for user
+experiments (``$IMPLICITBIAS_EXPERIMENTS``): without them every top-level number of
+``result.metrics`` is a metric and ``run`` lists its own figures.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-Verdict = Literal["reproduced", "differs", "info", "not run"]
+Verdict = Literal["reproduced", "differs", "inconclusive", "info", "not run"]
 
-__all__ = ["Claim", "ExperimentResult", "Progress", "Verdict", "mean_sd", "check_finite", "surviving_chains", "finite_records", "raise_if_diverged"]
+__all__ = [
+    "Claim", "ExperimentResult", "Experiment", "Metric", "Progress", "Verdict", "VERDICTS",
+    "mean_sd", "metric_values", "check_finite", "surviving_chains", "finite_records",
+    "raise_if_diverged",
+]
+
+#: Every verdict, in report order.
+VERDICTS: tuple[str, ...] = ("reproduced", "differs", "inconclusive", "info", "not run")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scalar an experiment measures.
+
+    Attributes:
+        name: key in ``ExperimentResult.metrics`` (``"a.b"`` reaches ``metrics["a"]["b"]``);
+            its value is a number or a list with one number per chain.
+        unit: physical unit or ``"1"`` for dimensionless numbers (``"s"``, ``"nats"``, …).
+        description: one line, what it measures.
+    """
+
+    name: str
+    unit: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -35,8 +67,9 @@ class Claim:
         paper: the paper's number as text (e.g. "[0.939, 1.0045]").
         ours_seed0: our seed-0 value as text.
         ours_mean_sd: "mean ± sd" over seeds as text ("" for single-seed numbers).
-        verdict: "reproduced", "differs", "info" (a measured number with no paper
-            counterpart to judge it by) or "not run".
+        verdict: "reproduced", "differs", "inconclusive" (between the noise floor and the
+            stated rejection factor: more samples needed), "info" (a measured number with
+            no paper counterpart to judge it by) or "not run".
         note: optional short explanation (e.g. why a number differs).
     """
 
@@ -189,3 +222,53 @@ def finite_records(experiment: str, sim_result: Any) -> dict[str, Any]:
         ", ".join(f"chain {d['chain']} at step {d['step']}" for d in diverged[:8]),
     )
     return {k: v[:, keep.to(v.device)] for k, v in sim_result.records.items()}
+
+
+def _lookup(metrics: dict[str, Any], name: str) -> Any:
+    cur: Any = metrics
+    for part in name.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def metric_values(metrics: dict[str, Any], declared: Sequence[Metric] | None) -> dict[str, float]:
+    """One number per declared metric: the value, or the mean over chains of a per-chain list.
+
+    Without a declaration (user experiments), every top-level int/float/bool is taken.
+    Missing or non-numeric entries are skipped; NaN stays NaN.
+    """
+    import numpy as np
+
+    out: dict[str, float] = {}
+    if declared is None:
+        for k, v in metrics.items():
+            if isinstance(v, (int, float, bool)):
+                out[k] = float(v)
+        return out
+    for m in declared:
+        v = _lookup(metrics, m.name)
+        if isinstance(v, (int, float, bool)):
+            out[m.name] = float(v)
+        elif isinstance(v, (list, tuple)) and v:
+            try:
+                a = np.asarray(v, dtype=float).ravel()
+            except (TypeError, ValueError):
+                continue
+            out[m.name] = float(np.nanmean(a)) if np.isfinite(a).any() else float("nan")
+    return out
+
+
+class Experiment(Protocol):
+    """The typed protocol of an experiment module (see the module docstring)."""
+
+    ID: str
+    TITLE: str
+    Config: type
+    PRESETS: dict[str, Any]
+    METRICS: tuple[Metric, ...]
+
+    def run(self, config: Any, run_dir: Any, progress: ProgressFn | None = None) -> ExperimentResult: ...
+
+    def figures(self, result: ExperimentResult, run_dir: Any) -> list[str]: ...

@@ -14,12 +14,19 @@ import math
 import shlex
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from implicitbias.config import from_dict, override, to_dict
 from implicitbias.errors import Diverged, RunLockedError, UserInputError
-from implicitbias.experiments import get_experiment
-from implicitbias.experiments.base import ExperimentResult, ProgressFn, no_progress
+from implicitbias.experiments.base import (
+    Experiment,
+    ExperimentResult,
+    ProgressFn,
+    metric_values,
+    no_progress,
+)
+from implicitbias.experiments.registry import get_experiment
 from implicitbias.runs import RunDir, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,9 @@ __all__ = [
     "load_result",
     "rerun_command",
     "check_finite_metrics",
+    "draw_figures",
+    "redraw",
+    "declared_metrics",
 ]
 
 FAILED = "failed.json"
@@ -80,6 +90,31 @@ def rerun_command(experiment_id: str, preset: str, config: Any) -> str:
 def load_result(run: RunDir) -> ExperimentResult:
     """The stored :class:`ExperimentResult` of a completed run."""
     return ExperimentResult.from_dict(run.read_json("result"))
+
+
+def declared_metrics(mod: Experiment) -> tuple | None:
+    """The experiment's ``METRICS`` declaration, or ``None`` for an undeclared user experiment."""
+    return getattr(mod, "METRICS", None)
+
+
+def draw_figures(mod: Experiment, result: ExperimentResult, run: RunDir) -> list[str]:
+    """Call the experiment's ``figures(result, run)`` when it has one (else keep ``result.figures``)."""
+    fn = getattr(mod, "figures", None)
+    if fn is None:
+        return list(result.figures)
+    return [str(f) for f in fn(result, run)]
+
+
+def redraw(run_dir: str | Path) -> list[str]:
+    """Redraw the figures of a completed run directory from its stored result and arrays."""
+    path = Path(run_dir)
+    if not (path / "config.json").exists():
+        raise UserInputError(f"{path} is not a run directory (no config.json)")
+    exp = json.loads((path / "config.json").read_text()).get("experiment", path.parent.name)
+    run = RunDir(path=path, experiment=exp)
+    if not (path / "result.json").exists():
+        raise UserInputError(f"{path} holds no completed result (no result.json)")
+    return draw_figures(get_experiment(exp), load_result(run), run)
 
 
 def execute_experiment(
@@ -134,6 +169,7 @@ def _execute(mod: Any, experiment_id: str, cfg: Any, config: dict[str, Any], run
     try:
         result: ExperimentResult = mod.run(cfg, run, progress or no_progress)
         check_finite_metrics(experiment_id, result)
+        result.figures = draw_figures(mod, result, run)
     except Exception as e:  # noqa: BLE001 - recorded, reported, retried on demand
         msg = f"{type(e).__name__}: {e}"
         if isinstance(e, Diverged):
@@ -151,7 +187,7 @@ def _execute(mod: Any, experiment_id: str, cfg: Any, config: dict[str, Any], run
     diverged = result.metrics.get("diverged_chains") or []
     if diverged:
         log.warning("%s: chains %s diverged and were excluded", experiment_id, diverged)
-    run.mark_complete({"wall_time_s": wall, "metrics": _scalars(result.metrics)})
+    run.mark_complete({"wall_time_s": wall, "metrics": metric_values(result.metrics, declared_metrics(mod))})
     return {**status, "status": "done", "wall_time_s": wall, "diverged_chains": diverged}
 
 
@@ -179,13 +215,3 @@ def _all_finite(v: Any) -> bool:
     if isinstance(v, (list, tuple)):
         return all(_all_finite(x) for x in v)
     return True
-
-
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for k, v in metrics.items():
-        if isinstance(v, bool):
-            out[k] = float(v)
-        elif isinstance(v, (int, float)):
-            out[k] = float(v)
-    return out

@@ -67,7 +67,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def expand_grid(base: Any, grid: Mapping[str, Sequence[str]], seeds: Sequence[int] | None) -> list[tuple[dict[str, str], Any]]:
-    """All (grid point, config) pairs; ``seed`` is set per seed when ``seeds`` is given."""
+    """All (grid point, config) pairs; ``seed`` is set per seed when ``seeds`` is given.
+
+    For a multi-chain config (an int ``seeds`` field: chains ``seed … seed + seeds − 1``),
+    sweep seed ``s`` sets ``seed = s · seeds`` so that different sweep seeds run disjoint
+    chains — otherwise seeds 0 and 1 would share all but one chain and their spread would
+    understate the seed-to-seed variation.
+    """
     keys = list(grid)
     n_runs = math.prod(len(grid[k]) for k in keys) * (len(seeds) if seeds is not None else 1)
     if n_runs > MAX_RUNS:
@@ -83,7 +89,9 @@ def expand_grid(base: Any, grid: Mapping[str, Sequence[str]], seeds: Sequence[in
         point = dict(zip(keys, combo, strict=True))
         sets = [f"{k}={v}" for k, v in point.items()]
         for s in seeds if seeds is not None else [None]:
-            extra = sets + ([f"seed={s}"] if s is not None else [])
+            chains = point.get("seeds", fields.get("seeds"))
+            first = s * int(chains) if s is not None and isinstance(chains, (int, str)) and str(chains).isdigit() else s
+            extra = sets + ([f"seed={first}"] if s is not None else [])
             out.append((point, override(base, extra) if extra else base))
     return out
 

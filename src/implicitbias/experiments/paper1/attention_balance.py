@@ -7,7 +7,7 @@ predicts the balanced gauge ``‖q_j‖ = ‖k_j‖``. Logged: ``‖W_Q[:, j]‖
 Frobenius and nuclear ratios ``‖W_Q‖ / ‖W_K‖``.
 
 The closed-form forward and gradients live in
-:mod:`implicitbias.experiments._attention_math` (re-exported here).
+:mod:`implicitbias.experiments.paper1.attention_math` (re-exported here).
 
 Training runs on :class:`implicitbias.dynamics.Simulator` (:func:`simulator`): one chain per
 seed, the three weights fused into one ``(d, 3h)`` parameter so that one batched product
@@ -29,8 +29,15 @@ from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import attention_teacher
 from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments._attention_math import (
+from implicitbias.experiments.base import (
+    ExperimentResult,
+    Metric,
+    Progress,
+    no_progress,
+    surviving_chains,
+)
+from implicitbias.experiments.paper1 import common as C
+from implicitbias.experiments.paper1.attention_math import (
     TokenStream,
     attention_forward,
     attention_forward_fused,
@@ -39,7 +46,6 @@ from implicitbias.experiments._attention_math import (
     fuse,
     teacher_student_grads,
 )
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress, surviving_chains
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -214,20 +220,6 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                 (np.abs(col[-1] - 1) <= 0.1).mean(1), lambda v: v >= 0.999,
                 note="per-seed fraction; the paper ran one seed"),
     ]
-    figs = []
-    try:
-        from implicitbias.experiments._paper1_plots import plot_ratio_curves
-
-        p = run_dir.figure_path("fig3_attention_ratios")
-        sl = slice(cfg.discard_logs, None)
-        plot_ratio_curves(
-            steps[sl], col[sl], p, ylabel=r"$\|W_Q[:,j]\| / \|W_K[:,j]\|$",
-            title="Single-head attention: Q/K column balance",
-            extra={"Frobenius": fro[sl], "nuclear": nuc[sl]},
-        )
-        figs.append(str(p.relative_to(run_dir.path)))
-    except ImportError:
-        pass
     metrics = {
         "diverged_chains": [{"chain": c, "step": t} for c, t in zip(a["diverged_chains"].tolist(), a["diverged_steps"].tolist(), strict=True)],
         "final_col_min": col[-1].min(1).tolist(), "final_col_max": col[-1].max(1).tolist(),
@@ -235,4 +227,27 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
         "nuc_start": nuc[k0].tolist(), "nuc_final": nuc[-1].tolist(),
         "final_loss": fin_loss.tolist(), "chains": cfg.seeds,
     }
-    return ExperimentResult(ID, claims, metrics, figs, wall_time_s=sw.elapsed)
+    return ExperimentResult(ID, claims, metrics, [], wall_time_s=sw.elapsed)
+
+
+METRICS = (
+    Metric("final_col_min", "1", "smallest Q/K column-norm ratio at the last step"),
+    Metric("final_col_max", "1", "largest Q/K column-norm ratio at the last step"),
+    Metric("fro_final", "1", "Frobenius-norm ratio ‖W_Q‖/‖W_K‖ at the last step"),
+    Metric("nuc_final", "1", "nuclear-norm ratio at the last step"),
+    Metric("final_loss", "1", "minibatch MSE, mean of the last 50 logs"),
+)
+
+
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """v2 Fig. 3: column ratios and the Frobenius / nuclear ratios, from ``arrays.safetensors``."""
+    from implicitbias.viz import curves
+
+    a = run_dir.load_arrays()
+    sl = slice(int(run_dir.config_record()["config"].get("discard_logs", 5)), None)
+    p = curves.ratio_curves(
+        a["steps"].numpy()[sl], a["col_ratios"].double().numpy()[sl], run_dir.figure_path("fig3_attention_ratios"),
+        ylabel=r"$\|W_Q[:,j]\| / \|W_K[:,j]\|$", title="Single-head attention: Q/K column balance",
+        extra={"Frobenius": a["fro_ratio"].double().numpy()[sl], "nuclear": a["nuc_ratio"].double().numpy()[sl]},
+    )
+    return [str(p.relative_to(run_dir.path))]

@@ -30,9 +30,9 @@ from implicitbias.data.synthetic import (
 )
 from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments._paper1_linear import gd_closed_form, train_hadamard, train_vanilla
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
+from implicitbias.experiments.paper1.linear import gd_closed_form, train_hadamard, train_vanilla
 from implicitbias.runs import RunDir
 
 ID = "tv_recovery"
@@ -169,17 +169,25 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                 ev["designed_snapshot"]["recon_mse"], None),
         C.claim(ID, f"TV — designed @ {s}", "—", ev["designed_snapshot"]["tv"], None),
     ]
-    figs = []
-    try:
-        from implicitbias.experiments._paper1_plots import plot_tv
-
-        p = run_dir.figure_path("fig6_tv")
-        plot_tv(a["signal"].cpu().numpy(), {"Vanilla": a["vanilla"].cpu().numpy(),
-                                             "Designed (cumsum-Hadamard)": a["designed"].cpu().numpy()}, p)
-        figs.append(str(p.relative_to(run_dir.path)))
-    except ImportError:
-        pass
     metrics = {k: {m: v.tolist() for m, v in e.items()} for k, e in ev.items()}
     metrics["true_tv"] = true_tv
     metrics["chains"] = cfg.seeds
-    return ExperimentResult(ID, claims, metrics, figs, wall_time_s=sw.elapsed)
+    return ExperimentResult(ID, claims, metrics, [], wall_time_s=sw.elapsed)
+
+
+METRICS = tuple(
+    Metric(f"{run}.{key}", "1", f"{text} — {run.replace('_', ' ')}")
+    for run in ("vanilla", "designed", "designed_snapshot")
+    for key, text in (("recon_mse", "reconstruction MSE"), ("tv", "total variation"), ("fit_mse", "fit MSE"))
+)
+
+
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """v2 Fig. 6: true step signal vs reconstructions, from ``arrays.safetensors``."""
+    from implicitbias.viz import curves
+
+    a = run_dir.load_arrays()
+    p = curves.step_signal(a["signal"].numpy(), {"Vanilla": a["vanilla"].numpy(),
+                                                 "Designed (cumsum-Hadamard)": a["designed"].numpy()},
+                           run_dir.figure_path("fig6_tv"))
+    return [str(p.relative_to(run_dir.path))]

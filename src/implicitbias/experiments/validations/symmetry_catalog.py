@@ -15,12 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from implicitbias.config import bounded
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, Metric, Progress, no_progress
 from implicitbias.runs import RunDir
 
 ID = "symmetry_catalog"
@@ -99,7 +98,6 @@ def run(config: Config, run_dir: RunDir, progress: Progress | None = None) -> Ex
             verdict="reproduced" if r.agrees else "differs",
             note=("subgroup entry: angle = containment of the analytic subalgebra" if sub else ""),
         ))
-    figures = _figure(rows, run_dir)
     metrics = {
         "n_entries": len(rows),
         "n_agree": sum(r.agrees for r in rows),
@@ -109,31 +107,29 @@ def run(config: Config, run_dir: RunDir, progress: Progress | None = None) -> Ex
         "discovery_seconds": {r.name: r.discovery_seconds for r in rows},
     }
     return ExperimentResult(
-        experiment=ID, claims=claims, metrics=metrics, figures=figures,
+        experiment=ID, claims=claims, metrics=metrics,
         wall_time_s=time.perf_counter() - t0,
     )
 
 
-def _figure(rows, run_dir: RunDir) -> list[str]:
-    import matplotlib
+METRICS = (
+    Metric("n_entries", "1", "catalogue entries checked"),
+    Metric("n_agree", "1", "entries whose discovered algebra and generic bias agree with the closed forms"),
+    Metric("max_angle", "rad", "largest principal angle, discovered vs analytic algebra"),
+    Metric("max_bias_spread", "1", "largest spread over θ of generic minus closed-form bias"),
+    Metric("max_closure_residual", "1", "largest Lie-closure residual of a discovered algebra"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    names = [r.name for r in rows]
-    x = np.arange(len(rows))
-    floor = 1e-18
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    ax.bar(x - 0.2, [max(r.max_angle, floor) for r in rows], 0.4, label="max principal angle")
-    ax.bar(x + 0.2, [max(r.bias_spread, floor) for r in rows], 0.4, label="bias-difference spread")
-    ax.axhline(1e-6, color="k", ls="--", lw=0.8, label="tolerance 1e-6")
-    ax.set_yscale("log")
-    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
-    ax.set_ylabel("value (float64)")
-    ax.set_title("discovered vs analytic algebra; generic vs closed-form bias")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = run_dir.figure_path("symmetry_catalog")
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """Principal angle and bias spread per catalogue entry (log scale), from ``catalog.json``."""
+    from implicitbias.viz.diagnostics import log_bars
+
+    rows = run_dir.read_json("catalog")
+    tol = float(run_dir.config_record()["config"].get("angle_tol", 1e-6))
+    p = log_bars([r["name"] for r in rows],
+                 {"max principal angle": [r["max_angle"] for r in rows],
+                  "bias-difference spread": [r["bias_spread"] for r in rows]},
+                 run_dir.figure_path("symmetry_catalog"), "value (float64)",
+                 "discovered vs analytic algebra; generic vs closed-form bias", tolerance=tol)
     return [str(p.relative_to(run_dir.path))]

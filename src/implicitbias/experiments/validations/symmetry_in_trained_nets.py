@@ -28,15 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from implicitbias.experiments._symmetry_objectives import (
+from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.validations._symmetry_objectives import (
     OBJECTIVES,
     full_size_discovery,
     objective_parametrization,
     symmetric_dim,
     verified_algebra,
 )
-from implicitbias.experiments._symmetry_training import RunSpec, train_tracked
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.experiments.validations._symmetry_training import RunSpec, train_tracked
 
 ID = "symmetry_in_trained_nets"
 DENSE_OBJECTIVES = ("bp_predictor", "ff_greedy", "bpff")  # dense discovery (exact, complete) on these; all get structured

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from implicitbias.analysis.ensembles import ensembles_loo
 from implicitbias.analysis.ff_compare import (
@@ -51,14 +52,21 @@ from implicitbias.analysis.ff_compare import (
 from implicitbias.analysis.zeroshot import zero_shot_forms, zero_shot_stats
 from implicitbias.config import bounded
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, Progress, mean_sd, no_progress
+from implicitbias.experiments.base import (
+    Claim,
+    ExperimentResult,
+    Metric,
+    Progress,
+    mean_sd,
+    no_progress,
+)
 from implicitbias.ff.analyze_run import AnalysisOptions, analyze_run, load_representations, to_json
 from implicitbias.runs import RunDir
 
 ID = "ff_representations"
 TITLE = "FF and BP/FF learn sparse, category-specific ensembles; BP does not (Tosato et al.)"
 ALGOS = ("ff", "bpff", "bp")
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "PAPER_HOYER", "PAPER_ACC"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "METRICS", "run", "figures", "PAPER_HOYER", "PAPER_ACC"]
 
 
 @dataclass(frozen=True)
@@ -215,14 +223,27 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                     done += 1
     prog(done, total, "figures")
     names = {ds: tuple(n) for ds, (_, _, n) in data.items()}
-    figures = _figures(cfg, run_dir, results, root, names)
+    run_dir.save_arrays({f"profile/{ds}": torch.as_tensor(np.asarray(R["ff"][0]["layers"][0]["_profile"], dtype=np.float64))
+                         for ds, R in results.items()}, name="profiles")
     claims, table = _claims(cfg, results, zero, sims, names)
     run_dir.write_json("ff_analysis", {
         "runs": {ds: {a: [to_json(r) for r in rs] for a, rs in d.items()} for ds, d in results.items()},
-        "zero_shot": zero, "table": table,
+        "zero_shot": zero, "table": table, "class_names": {ds: list(n) for ds, n in names.items()},
     })
-    return ExperimentResult(experiment=ID, claims=claims, metrics={"table": table}, figures=figures,
+    metrics: dict[str, Any] = {"table": table}
+    for algo in ALGOS:  # pooled over datasets, one value per (dataset, seed)
+        metrics[f"test_acc.{algo}"] = [float(r["test_acc"]) for R in results.values() for r in R[algo]]
+        metrics[f"hoyer_layer1.{algo}"] = [float(v) for R in results.values() for v in seed_values(R[algo], 1, "hoyer", "mean")]
+    return ExperimentResult(experiment=ID, claims=claims, metrics=metrics, figures=[],
                             wall_time_s=time.perf_counter() - t0)
+
+
+METRICS = tuple(
+    m for algo in ALGOS for m in (
+        Metric(f"test_acc.{algo}", "1", f"{NAMES[algo]} test accuracy (mean over datasets × seeds)"),
+        Metric(f"hoyer_layer1.{algo}", "1", f"{NAMES[algo]} layer-1 Hoyer sparseness (mean over datasets × seeds)"),
+    )
+)
 
 
 def get_run_config(res: dict[str, Any]) -> dict[str, Any]:
@@ -326,30 +347,37 @@ def _claims(
     return claims, table
 
 
-def _figures(
-    cfg: Config, run_dir: RunDir, results: dict[str, dict[str, list[dict[str, Any]]]], root: Path,
-    class_names: dict[str, tuple[str, ...]],
-) -> list[str]:
-    from implicitbias.analysis import figures as F
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """Per dataset: activation walls (seed 0, layer 1, units grouped by preferred class),
+    per-class Hoyer, FF overlap heatmap and class-mean profiles, sparsity vs accuracy.
 
+    Reads ``ff_analysis.json`` and ``profiles.safetensors`` of this run and the seed-0
+    representations of the FF-engine runs it lists.
+    """
+    from implicitbias.data import dataset_info
+    from implicitbias.viz import representations as F
+
+    rec = run_dir.config_record()["config"]
+    k, samples = float(rec.get("k", 1.0)), rec.get("samples", "correct")
+    analysis = run_dir.read_json("ff_analysis")
+    profiles = run_dir.load_arrays("profiles")
     out: list[Path] = []
-    points = []
-    for ds, R in results.items():
-        names = class_names[ds]
+    for ds, R in analysis["runs"].items():
+        names = tuple(analysis.get("class_names", {}).get(ds) or dataset_info(ds).classes)
+        points = []
         for algo in ALGOS:
-            r0 = R[algo][0]
-            reps = load_representations(r0["run"])
-            sel = reps.pred == reps.labels if cfg.samples == "correct" else np.ones(reps.labels.size, bool)
+            reps = load_representations(R[algo][0]["run"])
+            sel = reps.pred == reps.labels if samples == "correct" else np.ones(reps.labels.size, bool)
             out.append(F.wall_plot(reps.layers["true"][0][sel], reps.labels[sel], run_dir.figure_path(f"wall_{ds}_{algo}_layer1"),
                                    title=f"{ds} {NAMES[algo]} layer 1 (seed 0)", class_names=names))
             points += [(algo, float(r["layers"][0]["hoyer"]["mean"]), float(r["test_acc"])) for r in R[algo]]
         per, err = per_class_hoyer(R, len(names))
-        out.append(F.class_sparsity_bars(per, run_dir.figure_path(f"class_hoyer_{ds}"), names, err, title=f"{ds}: per-class Hoyer (mean ± sd over seeds)"))
-        L1 = R["ff"][0]["layers"][0]
-        out.append(F.overlap_heatmap(np.asarray(L1["overlap"]), run_dir.figure_path(f"overlap_{ds}_ff_layer1"), names,
-                                     title=f"{ds} FF layer 1: ensemble overlap (k = {cfg.k:g}, seed 0)"))
-        out.append(F.class_mean_profiles(L1["_profile"], ensembles_loo(L1["_profile"], 2.0), run_dir.figure_path(f"profiles_{ds}_ff_layer1"),
+        out.append(F.class_sparsity_bars(per, run_dir.figure_path(f"class_hoyer_{ds}"), names, err,
+                                         title=f"{ds}: per-class Hoyer (mean ± sd over seeds)"))
+        out.append(F.overlap_heatmap(np.asarray(R["ff"][0]["layers"][0]["overlap"]), run_dir.figure_path(f"overlap_{ds}_ff_layer1"),
+                                     names, title=f"{ds} FF layer 1: ensemble overlap (k = {k:g}, seed 0)"))
+        prof = profiles[f"profile/{ds}"].numpy()
+        out.append(F.class_mean_profiles(prof, ensembles_loo(prof, 2.0), run_dir.figure_path(f"profiles_{ds}_ff_layer1"),
                                          names, title=f"{ds} FF layer 1: class-mean profiles (red: k = 2 ensemble, seed 0)"))
-        out.append(F.sparsity_vs_accuracy([p for p in points], run_dir.figure_path(f"sparsity_vs_accuracy_{ds}"), title=f"{ds}"))
-        points = []
+        out.append(F.sparsity_vs_accuracy(points, run_dir.figure_path(f"sparsity_vs_accuracy_{ds}"), title=f"{ds}"))
     return [str(p.relative_to(run_dir.path)) for p in out]

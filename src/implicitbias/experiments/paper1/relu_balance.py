@@ -29,8 +29,14 @@ from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.data.synthetic import relu_teacher
 from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments.base import ExperimentResult, Progress, no_progress, raise_if_diverged
+from implicitbias.experiments.base import (
+    ExperimentResult,
+    Metric,
+    Progress,
+    no_progress,
+    raise_if_diverged,
+)
+from implicitbias.experiments.paper1 import common as C
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -39,7 +45,16 @@ TITLE = "Shallow ReLU network: per-unit norm ratios |v_j|/‖w_j‖ → 1 under 
 #: base seed of the simulator's per-chain data streams (chain c: derive_seed(DATA_SEED, "dynamics-chain", c)).
 DATA_SEED = derive_seed(0, f"{ID}/data")
 
-__all__ = ["ID", "TITLE", "Config", "PRESETS", "run", "relu_grads", "simulator", "train"]
+__all__ = ["ID", "TITLE", "Config", "PRESETS", "METRICS", "run", "figures", "relu_grads", "simulator", "train"]
+
+METRICS = (
+    Metric("final_ratio_min", "1", "smallest per-unit ratio |v_j|/‖w_j‖ at the last step"),
+    Metric("final_ratio_max", "1", "largest per-unit ratio |v_j|/‖w_j‖ at the last step"),
+    Metric("final_ratio_mean", "1", "mean per-unit ratio at the last step"),
+    Metric("final_loss", "1", "minibatch MSE, mean of the last 100 logs"),
+    Metric("frac_units_within_10pct", "1", "fraction of units with ratio within 10% of 1"),
+    Metric("frac_active_units_within_10pct", "1", "same, units with path norm ≥ 0.5 × median"),
+)
 
 
 @dataclass(frozen=True)
@@ -220,18 +235,6 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
             note="not in the paper: units that stay small keep their init imbalance",
         ),
     ]
-    figs = []
-    try:
-        from implicitbias.experiments._paper1_plots import plot_ratio_curves
-
-        p = run_dir.figure_path("fig2_relu_ratios")
-        plot_ratio_curves(
-            arrays["steps"].numpy()[cfg.discard_logs:], r[cfg.discard_logs:],
-            p, ylabel=r"$|v_j| / \|w_j\|$", title="Shallow ReLU: per-unit balance",
-        )
-        figs.append(str(p.relative_to(run_dir.path)))
-    except ImportError:  # matplotlib missing
-        pass
     metrics = {
         "final_ratio_min": fin.min(1).tolist(),
         "final_ratio_max": fin.max(1).tolist(),
@@ -242,4 +245,16 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
         "path_norms": pn.tolist(),
         "chains": cfg.seeds,
     }
-    return ExperimentResult(ID, claims, metrics, figs, wall_time_s=sw.elapsed)
+    return ExperimentResult(ID, claims, metrics, [], wall_time_s=sw.elapsed)
+
+
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """v2 Fig. 2: per-unit ratios over training (seed 0 + band), from ``arrays.safetensors``."""
+    from implicitbias.viz import curves
+
+    a = run_dir.load_arrays()
+    k = int(run_dir.config_record()["config"].get("discard_logs", 1))
+    p = curves.ratio_curves(a["steps"].numpy()[k:], a["ratios"].double().numpy()[k:],
+                            run_dir.figure_path("fig2_relu_ratios"), ylabel=r"$|v_j| / \|w_j\|$",
+                            title="Shallow ReLU: per-unit balance")
+    return [str(p.relative_to(run_dir.path))]

@@ -23,7 +23,13 @@ import torch
 from implicitbias import dynamics as dyn
 from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
+from implicitbias.experiments.base import (
+    Claim,
+    ExperimentResult,
+    Metric,
+    finite_records,
+    no_progress,
+)
 
 ID = "validate_temperature"
 TITLE = "Temperature scaling of the sparsity bias: hadamard(d=20) sparse regression vs η/B"
@@ -119,29 +125,27 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
     checks = [{"claim": c.claim, "library": False, "pass": c.verdict == "reproduced"} for c in claims]
     metrics = {"rows": rows, "spearman_hoyer": rho_h, "spearman_frac": rho_f, "checks": checks}
     run_dir.write_json("temperature_table", rows)
-    figures = _plot(rows, cfg, run_dir)
     progress(len(cfg.lrs), len(cfg.lrs), "temperature done")
-    return ExperimentResult(ID, claims, metrics, figures, time.perf_counter() - t0)
+    return ExperimentResult(ID, claims, metrics, [], time.perf_counter() - t0)
 
 
-def _plot(rows, cfg: Config, run_dir) -> list[str]:
-    import matplotlib
+METRICS = (
+    Metric("spearman_hoyer", "1", "Spearman ρ between η/B and the mean Hoyer sparsity of w"),
+    Metric("spearman_frac", "1", "Spearman ρ between η/B and the fraction of small |w_i|"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    x = [r["lr_over_B"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
-    axes[0].errorbar(x, [r["hoyer_mean"] for r in rows], [r["hoyer_sd"] for r in rows], marker="o")
-    axes[0].set_ylabel("Hoyer sparsity")
-    axes[1].errorbar(x, [r["frac_small_mean"] for r in rows], [r["frac_small_sd"] for r in rows], marker="o")
-    axes[1].set_ylabel(f"fraction |w_i| < {cfg.threshold}")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("η / B  (T ∝ η/B)")
-    fig.suptitle(f"hadamard(d={cfg.d}) label-noise SGD, {cfg.chains} chains, mean ± sd")
-    fig.tight_layout()
-    p = run_dir.figure_path("temperature_sparsity")
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+def figures(result: ExperimentResult, run_dir) -> list[str]:
+    """Hoyer sparsity and small-weight fraction (mean ± sd over chains) against η/B."""
+    from implicitbias.viz.diagnostics import errorbar_panels
+
+    rows = result.metrics["rows"]
+    cfg = run_dir.config_record()["config"]
+    p = errorbar_panels(
+        [r["lr_over_B"] for r in rows],
+        {"Hoyer sparsity": ([r["hoyer_mean"] for r in rows], [r["hoyer_sd"] for r in rows]),
+         f"fraction |w_i| < {cfg['threshold']}": ([r["frac_small_mean"] for r in rows], [r["frac_small_sd"] for r in rows])},
+        run_dir.figure_path("temperature_sparsity"), "η / B  (T ∝ η/B)",
+        title=f"hadamard(d={cfg['d']}) label-noise SGD, {cfg['chains']} chains, mean ± sd",
+    )
     return [str(p.relative_to(run_dir.path))]

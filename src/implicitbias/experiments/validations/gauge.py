@@ -33,7 +33,13 @@ import torch
 from implicitbias.config import MAX_STEPS, bounded
 from implicitbias.dynamics import toys
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.base import Claim, ExperimentResult, finite_records, no_progress
+from implicitbias.experiments.base import (
+    Claim,
+    ExperimentResult,
+    Metric,
+    finite_records,
+    no_progress,
+)
 
 ID = "validate_gauge"
 TITLE = "Gauge selection: moment-map imbalance decays under SGD-like noise, diffuses under isotropic noise"
@@ -184,40 +190,57 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
                                 f"‖EQ‖: {mq[0]:.3g} → {mq[-1]:.3g}; per-chain ‖Q‖ spreads"))
         checks.append({"claim": f"gauge factorization {dyn}", "library": True, "pass": bool(ok)})
         metrics[f"factorization_{dyn}"] = {"rate_per_step": slope, "norm_start": float(mq[0]), "norm_end": float(mq[-1])}
-    figures = _plot(curves, run_dir)
+    run_dir.save_arrays(_curve_arrays(curves), name="curves")
     progress(total, total, "gauge done")
     metrics["checks"] = checks
-    return ExperimentResult(ID, claims, metrics, figures, time.perf_counter() - t0)
+    return ExperimentResult(ID, claims, metrics, [], time.perf_counter() - t0)
 
 
-def _plot(curves: dict, run_dir) -> list[str]:
-    import matplotlib
+METRICS = (
+    *(m for dyn in ("label_noise", "minibatch", "projected") for m in (
+        Metric(f"{dyn}.measured_rate_per_step", "1/step", f"measured decay rate of E log|u²−v²| ({dyn})"),
+        Metric(f"{dyn}.predicted_rate_per_step", "1/step", f"predicted decay rate of E log|u²−v²| ({dyn})"),
+    )),
+    Metric("isotropic.quadratic_variation", "1", "Σ E(Δχ)² of χ = u²−v² under isotropic Langevin"),
+    Metric("isotropic.predicted_quadratic_variation", "1", "its prediction Σ 8Tη r²"),
+    Metric("isotropic.relative_drift_rate_of_mean_per_step", "1/step", "relative drift rate of E χ (isotropic)"),
+    Metric("factorization_label_noise.rate_per_step", "1/step", "decay rate of ‖E(UᵀU − VᵀV)‖ under label noise"),
+    Metric("factorization_isotropic.rate_per_step", "1/step", "same under isotropic Langevin (≈ 0)"),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+def _curve_arrays(curves: dict) -> dict[str, torch.Tensor]:
+    """What the figure needs: mean |χ| per SGD-like dynamics, 12 isotropic chains, ‖E Q‖."""
+    out = {}
     for dyn in ("label_noise", "minibatch", "projected"):
         steps, chi = curves[dyn]
-        axes[0].plot(steps, np.abs(chi).reshape(len(steps), -1).mean(1), label=dyn)
-    axes[0].set_yscale("log")
-    axes[0].set_title("mean |u² − v²| (decays)")
-    axes[0].legend(fontsize=7)
+        out[f"{dyn}/steps"] = torch.as_tensor(steps)
+        out[f"{dyn}/mean_abs_chi"] = torch.as_tensor(np.abs(chi).reshape(len(steps), -1).mean(1))
     steps, chi = curves["isotropic"]
     flat = chi.reshape(len(steps), -1)
-    for c in range(min(12, flat.shape[1])):
-        axes[1].plot(steps, flat[:, c], lw=0.6)
-    axes[1].set_title("isotropic Langevin: u² − v² per chain (diffuses)")
+    out["isotropic/steps"] = torch.as_tensor(steps)
+    out["isotropic/chi"] = torch.as_tensor(np.ascontiguousarray(flat[:, : min(12, flat.shape[1])]))
     for key in ("fact_label_noise", "fact_isotropic"):
         s, mq = curves[key]
-        axes[2].plot(s, mq, label=key[5:])
-    axes[2].set_yscale("log")
-    axes[2].set_title("factorization: ‖E(UᵀU − VᵀV)‖")
-    axes[2].legend(fontsize=7)
-    for ax in axes:
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    p = run_dir.figure_path("gauge")
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+        out[f"{key}/steps"] = torch.as_tensor(s)
+        out[f"{key}/norm"] = torch.as_tensor(mq)
+    return out
+
+
+def figures(result: ExperimentResult, run_dir) -> list[str]:
+    """Decay of |u² − v²| under SGD-like noise, diffusion under isotropic noise, ‖E Q‖."""
+    from implicitbias.viz.diagnostics import LinePanel, line_panels
+
+    a = {k: v.numpy() for k, v in run_dir.load_arrays("curves").items()}
+    iso = a["isotropic/chi"]
+    panels = [
+        LinePanel("mean |u² − v²| (decays)",
+                  {d: (a[f"{d}/steps"], a[f"{d}/mean_abs_chi"]) for d in ("label_noise", "minibatch", "projected")},
+                  logy=True),
+        LinePanel("isotropic Langevin: u² − v² per chain (diffuses)",
+                  {f"_c{c}": (a["isotropic/steps"], iso[:, c]) for c in range(iso.shape[1])}, lw=0.6),
+        LinePanel("factorization: ‖E(UᵀU − VᵀV)‖",
+                  {k[5:]: (a[f"{k}/steps"], a[f"{k}/norm"]) for k in ("fact_label_noise", "fact_isotropic")}, logy=True),
+    ]
+    p = line_panels(panels, run_dir.figure_path("gauge"))
     return [str(p.relative_to(run_dir.path))]

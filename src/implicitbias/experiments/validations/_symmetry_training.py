@@ -1,4 +1,4 @@
-r"""Training loops of :mod:`~implicitbias.experiments.symmetry_in_trained_nets` with the imbalances tracked.
+r"""Training loops of :mod:`~implicitbias.experiments.validations.symmetry_in_trained_nets` with the imbalances tracked.
 
 One loop per algorithm on a :class:`~implicitbias.ff.core.FFNet` (same layers, same init as the
 FF engine): BP (cross-entropy head, no normalisation), greedy FF (layer by layer, inputs = the

@@ -1,12 +1,12 @@
-"""Figures of the FF representation analysis (matplotlib, Agg backend, PNG).
+"""Figures of the FF representation analysis (Tosato et al., arXiv 2305.18353).
 
-* :func:`wall_plot` — samples sorted by class (rows) × units (columns), class ticks from data;
+* :func:`unit_order` — units grouped by preferred class (the paper's wall-plot order);
+* :func:`wall_plot` — samples sorted by class (rows) × units sorted by preferred class
+  (columns), so category-specific ensembles show as diagonal blocks;
 * :func:`class_sparsity_bars` — per-class Hoyer, FF / BP/FF / BP side by side, one panel per layer;
 * :func:`overlap_heatmap` — annotated |E_a ∩ E_b| matrix with class names;
 * :func:`class_mean_profiles` — class-mean activation per unit, ensemble units marked;
 * :func:`sparsity_vs_accuracy` — layer-1 Hoyer vs test accuracy across runs.
-
-Every function writes one PNG to ``path``, closes its figure and returns the path.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from implicitbias.viz.base import MODEL_COLORS, MODEL_NAMES, new_figure, save
 
 __all__ = [
+    "unit_order",
     "wall_plot",
     "class_sparsity_bars",
     "overlap_heatmap",
@@ -28,20 +27,37 @@ __all__ = [
     "sparsity_vs_accuracy",
 ]
 
-MODEL_COLORS = {"ff": "#1f77b4", "bpff": "#ff7f0e", "bp": "#2ca02c"}
-MODEL_NAMES = {"ff": "FF", "bpff": "BP/FF", "bp": "BP"}
-
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return p
-
 
 def _names(class_names: Sequence[str] | None, k: int) -> list[str]:
     return list(class_names) if class_names is not None else [str(c) for c in range(k)]
+
+
+def unit_order(x: np.ndarray, labels: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of the wall plot: units grouped by preferred class, silent units last.
+
+    The preferred class of unit ``j`` is ``argmax_c m[c, j]`` of the class-mean activations
+    ``m (K, H)``; within a class, units are sorted by decreasing ``m[c, j]``. Units whose
+    class means are all zero (silent on these samples) come last, with preferred class ``-1``.
+
+    Args:
+        x: activations ``(N, H)``; labels: ``(N,)`` ints in ``[0, K)``; k: number of classes.
+
+    Returns:
+        ``(order (H,), preferred (H,))`` — the column permutation and each column's class.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(labels)
+    k = int(y.max()) + 1 if k is None else k
+    m = np.zeros((k, x.shape[1]))
+    for c in range(k):
+        rows = y == c
+        if rows.any():
+            m[c] = x[rows].mean(axis=0)
+    pref = np.where(m.max(axis=0) > 0, m.argmax(axis=0), -1)
+    peak = m.max(axis=0)
+    key_class = np.where(pref < 0, k, pref)
+    order = np.lexsort((-peak, key_class))
+    return order, pref[order]
 
 
 def wall_plot(
@@ -52,15 +68,17 @@ def wall_plot(
     max_rows: int = 2000,
     class_names: Sequence[str] | None = None,
 ) -> Path:
-    """Activation wall: rows = samples sorted by class (subsampled to ≤ ``max_rows``), cols = units."""
+    """Activation wall ``x (N, H)``: rows = samples by class (≤ ``max_rows``), columns = units
+    by preferred class (:func:`unit_order`); grey lines separate the class blocks."""
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(labels)
-    order = np.argsort(y, kind="stable")
-    step = max(1, int(np.ceil(order.size / max_rows)))
-    order = order[::step]
-    xs, ys = x[order], y[order]
     k = int(y.max()) + 1
-    fig, ax = plt.subplots(figsize=(8, 6))
+    cols, pref = unit_order(x, y, k)
+    order = np.argsort(y, kind="stable")
+    order = order[:: max(1, int(np.ceil(order.size / max_rows)))]
+    xs, ys = x[order][:, cols], y[order]
+    fig, axes = new_figure(figsize=(8, 6))
+    ax = axes[0, 0]
     vmax = float(np.quantile(xs, 0.995)) if xs.size and xs.max() > 0 else 1.0
     im = ax.imshow(xs, aspect="auto", cmap="Blues", vmin=0, vmax=max(vmax, 1e-12), interpolation="nearest")
     names = _names(class_names, k)
@@ -71,12 +89,15 @@ def wall_plot(
             ticks.append(rows.mean())
             tlabels.append(names[c])
             ax.axhline(rows.max() + 0.5, color="0.6", lw=0.4)
+        units = np.nonzero(pref == c)[0]
+        if units.size:
+            ax.axvline(units.max() + 0.5, color="0.6", lw=0.4)
     ax.set_yticks(ticks, tlabels, fontsize=7)
-    ax.set_xlabel("unit")
+    ax.set_xlabel("unit (grouped by preferred class; silent units last)")
     ax.set_ylabel("test samples (sorted by class)")
     ax.set_title(title or "activation wall")
     fig.colorbar(im, ax=ax, fraction=0.03, label="activation")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def class_sparsity_bars(
@@ -90,7 +111,7 @@ def class_sparsity_bars(
     models = list(per_model)
     n_layers = max(np.asarray(v).shape[0] for v in per_model.values())
     k = max(np.asarray(v).shape[1] for v in per_model.values())
-    fig, axes = plt.subplots(n_layers, 1, figsize=(max(6, 0.7 * k + 2), 2.3 * n_layers), squeeze=False, sharex=True)
+    fig, axes = new_figure(n_layers, 1, figsize=(max(6, 0.7 * k + 2), 2.3 * n_layers), sharex=True)
     width = 0.8 / max(len(models), 1)
     xs = np.arange(k)
     for li in range(n_layers):
@@ -109,7 +130,7 @@ def class_sparsity_bars(
     axes[0, 0].legend(ncol=len(models), fontsize=8, loc="upper right")
     axes[-1, 0].set_xticks(xs, _names(class_names, k), rotation=30, fontsize=8)
     axes[0, 0].set_title(title or "per-class Hoyer sparseness")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def overlap_heatmap(
@@ -118,7 +139,8 @@ def overlap_heatmap(
     """Annotated heatmap of ensemble overlap counts ``(K, K)`` (diagonal = ensemble sizes)."""
     c = np.asarray(counts)
     k = c.shape[0]
-    fig, ax = plt.subplots(figsize=(0.6 * k + 2.5, 0.6 * k + 1.8))
+    fig, axes = new_figure(figsize=(0.6 * k + 2.5, 0.6 * k + 1.8))
+    ax = axes[0, 0]
     off = c.astype(float).copy()
     np.fill_diagonal(off, np.nan)
     im = ax.imshow(off, cmap="viridis")
@@ -133,7 +155,7 @@ def overlap_heatmap(
     ax.set_yticks(range(k), names, fontsize=8)
     ax.set_title(title or "ensemble overlap |E_a ∩ E_b| (diagonal: size)")
     fig.colorbar(im, ax=ax, fraction=0.04)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def class_mean_profiles(
@@ -143,12 +165,12 @@ def class_mean_profiles(
     class_names: Sequence[str] | None = None,
     title: str = "",
 ) -> Path:
-    """One row per class: class-mean activation of every unit, ensemble units in red."""
+    """One row per class: class-mean activation of every unit ``m (K, H)``, ensemble units in red."""
     m = np.asarray(m, dtype=float)
     e = np.asarray(members, dtype=bool)
     k, h = m.shape
     names = _names(class_names, k)
-    fig, axes = plt.subplots(k, 1, figsize=(9, 0.9 * k + 1), sharex=True, squeeze=False)
+    fig, axes = new_figure(k, 1, figsize=(9, 0.9 * k + 1), sharex=True)
     units = np.arange(h)
     for c in range(k):
         ax = axes[c, 0]
@@ -159,14 +181,15 @@ def class_mean_profiles(
         ax.text(0.995, 0.8, f"|E|={int(e[c].sum())}", transform=ax.transAxes, ha="right", fontsize=7)
     axes[-1, 0].set_xlabel("unit")
     axes[0, 0].set_title(title or "class-mean activation profiles (red: ensemble units)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def sparsity_vs_accuracy(
     points: Sequence[tuple[str, float, float]], path: str | Path, title: str = "", layer: int = 1
 ) -> Path:
     """Scatter of (algo, Hoyer of ``layer``, test accuracy) across runs."""
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, axes = new_figure(figsize=(5, 4))
+    ax = axes[0, 0]
     for algo in dict.fromkeys(p[0] for p in points):
         pts = np.array([(p[1], p[2]) for p in points if p[0] == algo], dtype=float)
         ax.scatter(pts[:, 0], pts[:, 1], color=MODEL_COLORS.get(algo), label=MODEL_NAMES.get(algo, algo), s=25)
@@ -176,4 +199,4 @@ def sparsity_vs_accuracy(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or "sparsity vs accuracy")
-    return _save(fig, path)
+    return save(fig, path)

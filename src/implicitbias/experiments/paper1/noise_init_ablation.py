@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from implicitbias.config import MAX_STEPS, bounded
-from implicitbias.experiments import _paper1_common as C
-from implicitbias.experiments import fourier_sparsity as F
-from implicitbias.experiments import tv_recovery as TV
-from implicitbias.experiments._paper1_linear import train_hadamard
-from implicitbias.experiments.base import Claim, ExperimentResult, Progress, no_progress
+from implicitbias.experiments.base import Claim, ExperimentResult, Metric, Progress, no_progress
+from implicitbias.experiments.paper1 import common as C
+from implicitbias.experiments.paper1 import fourier_sparsity as F
+from implicitbias.experiments.paper1 import tv_recovery as TV
+from implicitbias.experiments.paper1.linear import train_hadamard
 from implicitbias.runs import RunDir
 from implicitbias.seeding import derive_seed
 
@@ -158,19 +158,28 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
                 note=f"{key2}: {C.fmt(float(m[key2][0]))} (seed 0), median {C.fmt(float(np.median(m[key2])))}; "
                      f"sparse: {'yes' if verdicts[pb][cell] else 'no'}",
             ))
-    figs = []
-    try:
-        from implicitbias.experiments._paper1_plots import plot_ablation
-
-        for pb, key in (("fourier", "test_mse"), ("tv", "recon_mse")):
-            tab: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
-            for cell, mm in out[pb].items():
-                meth, init = cell.split(" | ")
-                tab[meth][init] = mm[key]
-            p = run_dir.figure_path(f"ablation_{pb}")
-            plot_ablation(tab, f"{pb}: {key}", p)
-            figs.append(str(p.relative_to(run_dir.path)))
-    except ImportError:
-        pass
-    return ExperimentResult(ID, claims, {"sparse": verdicts, "metrics": table, "chains": cfg.seeds}, figs,
+    return ExperimentResult(ID, claims, {"sparse": verdicts, "metrics": table, "chains": cfg.seeds}, [],
                             wall_time_s=sw.elapsed)
+
+
+_KEYS = {"fourier": ("test_mse", "support"), "tv": ("recon_mse", "tv")}
+METRICS = tuple(
+    Metric(f"metrics.{pb}.{meth} | {init}.{key}", "1", f"{pb}: {key}, {meth}, {init}")
+    for pb, keys in _KEYS.items() for key in keys for meth in METHODS for init in INITS
+)
+
+
+def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
+    """Bar charts of the noise × init grid (median, 10-90 % over chains), from ``result.metrics``."""
+    from implicitbias.viz import curves
+
+    data = result.metrics["metrics"]
+    out = []
+    for pb, key in (("fourier", "test_mse"), ("tv", "recon_mse")):
+        tab: dict[str, dict[str, np.ndarray]] = {}
+        for cell, m in data[pb].items():
+            meth, init = cell.split(" | ")
+            tab.setdefault(meth, {})[init] = np.asarray(m[key], float)
+        p = curves.grouped_bars(tab, f"{pb}: {key}", run_dir.figure_path(f"ablation_{pb}"))
+        out.append(str(p.relative_to(run_dir.path)))
+    return out

@@ -1,0 +1,1 @@
+"""Theory validations: simulated dynamics and discovered algebras against the predictions (``implicitbias validate``)."""
