@@ -105,7 +105,6 @@ HAND_CASES: list[tuple[str, list[str]]] = [
     ("reproduce only unknown", ["reproduce", "--only", "nope", "--out", "{out}"]),
     ("reproduce only empty", ["reproduce", "--only", ",", "--out", "{out}"]),
     ("reproduce workers -1", ["reproduce", "--workers", "-1", "--out", "{out}"]),
-    ("reproduce workers 0", ["reproduce", "--workers", "0", "--out", "{out}"]),
     ("reproduce workers abc", ["reproduce", "--workers", "abc", "--out", "{out}"]),
     ("reproduce out is a file", ["reproduce", "--only", "toy", "--out", "{file}"]),
     ("reproduce out unwritable", ["reproduce", "--only", "toy", "--out", "{ro}/rep"]),

@@ -192,26 +192,19 @@ def _execute(mod: Any, experiment_id: str, cfg: Any, config: dict[str, Any], run
 
 
 def check_finite_metrics(experiment_id: str, result: ExperimentResult) -> None:
-    """Raise :class:`Diverged` if a metric the experiment declares finite is NaN / inf.
+    """Raise :class:`Diverged` if a declared scalar metric is NaN / inf.
 
-    The experiment module may list metric keys allowed to be non-finite in
-    ``NONFINITE_METRICS`` (e.g. a statistic undefined for some seeds); every other number
-    in ``result.metrics`` (nested lists included) must be finite. This is the safety net
-    behind the loops' own per-step checks: a run with NaN results is never marked complete.
+    The metrics checked are the experiment's declared ``METRICS`` (per-chain lists averaged
+    over the finite chains, :func:`~implicitbias.experiments.base.metric_values`; without a
+    declaration, every top-level number). The module may list names allowed to be non-finite
+    in ``NONFINITE_METRICS`` (e.g. a statistic undefined for some settings). Nested
+    diagnostics (e.g. a two-sample noise floor with no split-half estimate) are not checked.
+    This is the safety net behind the loops' own checks: a run whose results are NaN is never
+    marked complete.
     """
-    allowed = set(getattr(get_experiment(experiment_id), "NONFINITE_METRICS", ()))
-    bad = [k for k, v in result.metrics.items() if k not in allowed and not _all_finite(v)]
+    mod = get_experiment(experiment_id)
+    allowed = set(getattr(mod, "NONFINITE_METRICS", ()))
+    values = metric_values(result.metrics, declared_metrics(mod))
+    bad = [k for k, v in values.items() if k not in allowed and not math.isfinite(v)]
     if bad:
         raise Diverged(experiment_id, None, what="metric(s) " + ", ".join(bad[:6]))
-
-
-def _all_finite(v: Any) -> bool:
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return True
-    if isinstance(v, (int, float)):
-        return math.isfinite(v)
-    if isinstance(v, dict):
-        return all(_all_finite(x) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return all(_all_finite(x) for x in v)
-    return True

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from implicitbias.experiments.base import Claim, ExperimentResult, no_progress
+from implicitbias.config import bounded
+from implicitbias.experiments.base import Claim, ExperimentResult, Metric, no_progress
 from implicitbias.experiments.validations._symmetry_objectives import (
     OBJECTIVES,
     full_size_discovery,
@@ -45,34 +46,46 @@ TITLE = "Symmetry in trained nets: moment maps under BP (SGD / weight decay / Ad
 
 @dataclass(frozen=True)
 class Config:
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     dataset: str = "digits"
-    n_train: int = 0  # 0 = all
-    hidden: tuple[int, ...] = (64, 64, 64)
-    every: int = 10
-    bp_epochs: int = 10
-    bp_batch: int = 32
-    bp_batch_large: int = 256  # BP-SGD at 8x lower temperature eta/B (as many steps: epochs x 8)
-    sgd_lr: float = 0.05
-    weight_decay: float = 1e-2
-    adam_lr: float = 1e-3
-    ff_epochs: int = 10  # per layer (greedy)
-    ff_batch: int = 64
-    ff_adam_lr: float = 0.01
-    ff_sgd_lr: float = 10.0  # 3.0 left FF-SGD at 21% test accuracy (first run); 10 learns (85%)
-    bpff_epochs: int = 15
-    bpff_lr: float = 3e-3
-    threshold: float = 3.0
+    n_train: int = bounded(0, ge=0)  # 0 = all
+    hidden: tuple[int, ...] = bounded((64, 64, 64), ge=1, le=100_000, min_len=1)
+    every: int = bounded(10, ge=1)
+    bp_epochs: int = bounded(10, ge=1, le=100_000)
+    bp_batch: int = bounded(32, ge=1, le=1_000_000)
+    bp_batch_large: int = bounded(256, ge=1, le=1_000_000)  # BP-SGD at 8x lower temperature eta/B (as many steps: epochs x 8)
+    sgd_lr: float = bounded(0.05, gt=0)
+    weight_decay: float = bounded(1e-2, ge=0)
+    adam_lr: float = bounded(1e-3, gt=0)
+    ff_epochs: int = bounded(10, ge=1, le=100_000)  # per layer (greedy)
+    ff_batch: int = bounded(64, ge=1, le=1_000_000)
+    ff_adam_lr: float = bounded(0.01, gt=0)
+    ff_sgd_lr: float = bounded(10.0, gt=0)  # 3.0 left FF-SGD at 21% test accuracy (first run); 10 learns (85%)
+    bpff_epochs: int = bounded(15, ge=1, le=100_000)
+    bpff_lr: float = bounded(3e-3, gt=0)
+    threshold: float = bounded(3.0, ge=0)
     goodness: str = "l2"
-    full_size_discovery: bool = True  # also at the trained widths, via Parametrization.from_module when available
-    disc_dense: tuple[int, ...] = (3, 2, 2)  # (d_in, width, classes), 3 hidden layers, dense discovery
-    disc_structured: tuple[int, ...] = (5, 4, 3)  # structured discovery
+    full_size_discovery: bool = True  # also at the trained widths, via Parametrization.from_module
+    disc_dense: tuple[int, ...] = bounded((3, 2, 2), ge=1, le=64, min_len=3, max_len=3)  # (d_in, width, classes), 3 hidden layers, dense discovery
+    disc_structured: tuple[int, ...] = bounded((5, 4, 3), ge=1, le=256, min_len=3, max_len=3)  # structured discovery
     # thresholds of the claims, fixed before the first run
-    first_order_tol: float = 1e-5  # SGD: |first-order change| / ‖S_j θ0‖² (median) counts as 0
-    wd_rel_tol: float = 1e-3  # weight decay: first-order part vs −2ηλΣΔ (median relative error)
-    rate_rel_tol: float = 0.25  # fitted decay rate of rms Δ vs 2ηλ
-    hoyer_margin: float = 0.1  # BP-SGD within this of FF's Hoyer = "symmetry bias could account"
-    sparsity_ratio: float = 1.25  # FF Hoyer / max BP Hoyer for "FF sparser than BP"
+    first_order_tol: float = bounded(1e-5, gt=0)  # SGD: |first-order change| / ‖S_j θ0‖² (median) counts as 0
+    wd_rel_tol: float = bounded(1e-3, gt=0)  # weight decay: first-order part vs −2ηλΣΔ (median relative error)
+    rate_rel_tol: float = bounded(0.25, gt=0)  # fitted decay rate of rms Δ vs 2ηλ
+    hoyer_margin: float = bounded(0.1, ge=0)  # BP-SGD within this of FF's Hoyer = "symmetry bias could account"
+    sparsity_ratio: float = bounded(1.25, gt=0)  # FF Hoyer / max BP Hoyer for "FF sparser than BP"
+
+
+RUN_NAMES = ("bp_sgd", "bp_sgd_lowT", "bp_sgd_wd", "bp_adam", "ff_adam", "ff_sgd", "bpff_adam")
+
+METRICS = (
+    *(Metric(f"runs.{n}.hoyer_mean", "1", f"Hoyer sparsity of the hidden activity, mean over layers — {n}") for n in RUN_NAMES),
+    *(Metric(f"runs.{n}.rel_drift_median", "1", f"median |ΔΔ_j| / ‖S_jθ₀‖² over training — {n}") for n in RUN_NAMES),
+    *(Metric(f"runs.{n}.acc", "1", f"test accuracy — {n}") for n in RUN_NAMES),
+    Metric("runs.bp_sgd_wd.rms_decay_rate_per_step", "1/step", "fitted decay rate of rms imbalance under weight decay (2ηλ predicted)"),
+    Metric("verdict.ff_hoyer", "1", "FF (Adam) Hoyer sparsity used in the verdict"),
+    Metric("verdict.bp_sgd_hoyer_max", "1", "largest BP + SGD Hoyer sparsity used in the verdict"),
+)
 
 
 PRESETS = {
@@ -176,7 +189,6 @@ def run(config: Config, run_dir, progress=None) -> ExperimentResult:
     claims, verdict = _claims(c, disc, runs)
     metrics = {"discovery": disc, "runs": runs, "verdict": verdict}
     res = ExperimentResult(ID, claims, metrics, [], time.perf_counter() - t0)
-    res.figures = figures(res, run_dir)
     progress(total, total, "done")
     return res
 
@@ -250,33 +262,16 @@ def _claims(c: Config, disc: dict, runs: dict) -> tuple[list[Claim], dict]:
 
 def figures(result: ExperimentResult, run_dir) -> list[str]:
     """Imbalance drift over training per run, final normalised imbalances, Hoyer per run (from ``arrays.safetensors``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from implicitbias.viz.symmetry import imbalance_panels
 
     a = run_dir.load_arrays()
-    names = [k[: -len(".steps")] for k in a if k.endswith(".steps")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    for n in names:
+    drift, final = {}, {}
+    for n in [k[: -len(".steps")] for k in a if k.endswith(".steps")]:
         layers = sorted({k.split(".", 1)[1].rsplit(".", 1)[0] for k in a if k.startswith(n + ".") and k.endswith(".imbalance")})
         imb = torch.cat([a[f"{n}.{g}.imbalance"] for g in layers], dim=1).double()
         sc = torch.cat([a[f"{n}.{g}.scale0"] for g in layers]).double()
-        drift = ((imb - imb[:1]).abs() / sc).median(dim=1).values.clamp_min(1e-12)
-        axes[0].plot(a[f"{n}.steps"].numpy(), drift.numpy(), label=n)
-        nu = torch.cat([a[f"{n}.{g}.nu_end"] for g in layers]).numpy()
-        axes[1].hist(nu, bins=40, range=(-1, 1), histtype="step", label=n)
-    axes[0].set_yscale("log")
-    axes[0].set(xlabel="optimiser step", ylabel="median |Δ_j(t) − Δ_j(0)| / ‖S_jθ₀‖²", title="imbalance drift (median over all paired units)")
-    axes[1].set(xlabel="Δ_j / ‖S_jθ‖² at the end", ylabel="units", title="final normalised imbalance")
-    runs = result.metrics.get("runs", {})
-    axes[2].bar(range(len(runs)), [r["hoyer_mean"] for r in runs.values()])
-    axes[2].set_xticks(range(len(runs)), list(runs), rotation=30, ha="right", fontsize=8)
-    axes[2].set(ylabel="Hoyer (mean over layers)", title="activity sparsity")
-    for ax in axes[:2]:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = run_dir.figure_path("symmetry_in_trained_nets")
-    fig.savefig(p, dpi=110)
-    plt.close(fig)
+        drift[n] = (a[f"{n}.steps"].numpy(), ((imb - imb[:1]).abs() / sc).median(dim=1).values.numpy())
+        final[n] = torch.cat([a[f"{n}.{g}.nu_end"] for g in layers]).numpy()
+    hoyer = {k: r["hoyer_mean"] for k, r in result.metrics.get("runs", {}).items()}
+    p = imbalance_panels(drift, final, hoyer, run_dir.figure_path("symmetry_in_trained_nets"))
     return [str(p.relative_to(run_dir.path))]
