@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 import torch
 
+import implicitbias.symmetry.discovery as discovery
+import implicitbias.symmetry.gauge as gauge
 from implicitbias.errors import UserInputError
-from implicitbias.symmetry import discovery, gauge
 from implicitbias.symmetry.linalg import lapack_threads
 from implicitbias.symmetry.parametrization import Parametrization
 from implicitbias.symmetry.sparse_algebra import SparseSymmetryAlgebra

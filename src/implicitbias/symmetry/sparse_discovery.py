@@ -31,9 +31,9 @@ import time
 
 import torch
 
+import implicitbias.symmetry.sparse_generators as sg
 from implicitbias.errors import UserInputError
 from implicitbias.seeding import torch_generator
-from implicitbias.symmetry import sparse_generators as sg
 from implicitbias.symmetry.families import GL_MAX, Families
 from implicitbias.symmetry.linalg import lapack_threads
 from implicitbias.symmetry.parametrization import Parametrization
