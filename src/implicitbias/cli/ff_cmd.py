@@ -35,6 +35,7 @@ def train_cmd(
     data: Path | None = typer.Option(None, "--data", help="Your dataset: image folder / tarball, .npz or CSV / TSV (docs/your-data.md)."),
     label_column: str | None = typer.Option(None, "--label-column", help="CSV / TSV label column, name or index (default: first non-numeric, else first)."),
     test_fraction: float | None = typer.Option(None, "--test-fraction", help="Held-out fraction per class when --data has no test split (0.2)."),
+    snapshots: str = typer.Option("", "--snapshots", help="Keep the weights at these epochs (per layer for greedy ff), e.g. 1,3,10,30,100; 'ff snapshots RUN' writes their representations."),
 ) -> None:
     """Train FF / BP-FF / BP on a preset; writes a run directory and prints its summary."""
     import dataclasses
@@ -46,9 +47,11 @@ def train_cmd(
     from implicitbias.config import override
     from implicitbias.errors import UserInputError
     from implicitbias.ff import ALGOS, get_preset, train_run
+    from implicitbias.ff.snapshots import parse_snapshots
     from implicitbias.runs.rundir import check_out_dir
 
     check_out_dir(out)
+    snaps = parse_snapshots(snapshots)
     if preset is None and data is None:
         raise UserInputError("give --preset NAME or --data PATH")
     preset = preset or "FF_AUTO"
@@ -78,7 +81,8 @@ def train_cmd(
         def progress(done: int, total: int, message: str = "") -> None:
             bar.update(task, completed=done, total=total, msg=message)
 
-        run = train_run(cfg, out_root=out, device=device, force=force, resume=resume, progress=progress, data_dir=data_dir)
+        run = train_run(cfg, out_root=out, device=device, force=force, resume=resume, progress=progress, data_dir=data_dir,
+                        snapshots=snaps)
     summary = run.read_json("summary")
     keys = ("test_acc", "per_layer_acc", "wall_time_s", "epochs", "algo", "dataset")
     typer.echo(json.dumps({k: summary.get(k) for k in keys} | {"run": str(run.path)}))

@@ -18,6 +18,7 @@ Run directory ``<out_root>/ff/<algo>/<hash>/`` (hash of the *resolved* config):
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.rundata import RunData, load_run_data, prepare
+from implicitbias.ff.snapshots import SNAPSHOT_DIR, clip_snapshots, save_snapshot_weights
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
@@ -117,6 +119,7 @@ def train_run(
     data_dir: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
     dataset: Any = None,
+    snapshots: Sequence[int] = (),
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -135,6 +138,10 @@ def train_run(
             completed run is reused without calling them.
         dataset: a user dataset from Python (a ``UserData``, ``(x, y)`` arrays or a torch
             ``Dataset``; :mod:`implicitbias.ff.rundata`), used instead of ``cfg.data`` / ``cfg.dataset``.
+        snapshots: epoch counts (per layer for greedy FF) at which the weights are kept
+            (:mod:`implicitbias.ff.snapshots`); counts above ``epochs`` are dropped. Not part of
+            the run's identity: a completed run lacking a requested snapshot is an error
+            (retrain with ``force``).
     """
     cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
@@ -142,25 +149,32 @@ def train_run(
 
     dev = resolve_device(device)
     check_out_dir(out_root)
+    snaps = clip_snapshots(snapshots, int(cfg.epochs))  # type: ignore[arg-type]
     if not force and RunDir(run_path(out_root, f"ff/{cfg.algo}", cfg), f"ff/{cfg.algo}").is_complete:
-        return RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
+        done = RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
+        missing = sorted(set(snaps) - set(done.read_json("summary").get("snapshots", [])))
+        if missing:
+            raise UserInputError(f"run {done.path} completed without snapshots at epochs {missing}; "
+                                 "retrain it with --force to record them")
+        return done
     t_start = time.perf_counter()
     data = load_run_data(cfg, data_dir, user)  # data errors surface before anything is written
     check_fits(memory_estimate(cfg, data), f"ff train ({cfg.data or cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
     built = build_trainer(cfg, dev, data_dir, callbacks, data)
     with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
         if not run.is_complete:
-            _train(cfg, run, built, data, resume, progress, t_start)
+            _train(cfg, run, built, data, resume, progress, t_start, snaps)
     return run
 
 
 def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], data: RunData,
-           resume: bool, progress: ProgressFn | None, t_start: float) -> None:
+           resume: bool, progress: ProgressFn | None, t_start: float, snaps: tuple[int, ...] = ()) -> None:
     """The body of :func:`train_run` (the run directory is open and locked)."""
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is None:
         for name in ("checkpoint.safetensors", "metrics.jsonl"):
             (run.path / name).unlink(missing_ok=True)
+        shutil.rmtree(run.path / SNAPSHOT_DIR, ignore_errors=True)
     tr, x_te, y_te = built
     E = int(cfg.epochs)  # type: ignore[arg-type]
     total = tr.phases * E
@@ -184,6 +198,8 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
                     ev = tr.evaluate(x_te[sub], y_te[sub], layers=p + 1 if tr.algorithm.layerwise else None)
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
+                if e + 1 in snaps:  # before the checkpoint: a resumed run rewrites it at most once
+                    save_snapshot_weights(run.path, tr.net, p, e + 1, tr.algorithm.layerwise)
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
                 for step, rec in tr.records:
                     logger.log({**rec, "kind": "callback"}, step=step)
@@ -217,6 +233,7 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         else "argmax of the layer's goodness",
         "label_value": tr.emb.value,
         "n_train": tr.N,
+        "snapshots": list(snaps),
         "config": to_dict(cfg),
     }
     summary.update({k: v for k, v in res.items() if k.startswith("acc_")})
