@@ -110,6 +110,7 @@ COMMAND_MODULES = [
     "reproduce_cmd",
     "sweep_cmd",
     "ff_analyze_cmd",
+    "ff_snapshots_cmd",
     "data_inspect_cmd",
     "analyze_cmd",
 ]

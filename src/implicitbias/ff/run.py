@@ -32,7 +32,12 @@ from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import layer_activations
 from implicitbias.ff.rundata import RunData, load_run_data, prepare
-from implicitbias.ff.snapshots import SNAPSHOT_DIR, clip_snapshots, save_snapshot_weights
+from implicitbias.ff.snapshots import (
+    SNAPSHOT_DIR,
+    clip_snapshots,
+    save_snapshot_weights,
+    snapshot_epochs,
+)
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import save_tensors
@@ -243,5 +248,9 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         summary["test_acc_seen"] = float(correct[~held].mean())
         summary["test_acc_unseen"] = float(correct[held].mean()) if bool(held.any()) else float("nan")
     run.write_json("summary", summary)
+    if snaps:  # representations of the snapshots, from their weights (ff/snapshot_eval.py)
+        from implicitbias.ff.snapshot_eval import write_snapshots
+
+        write_snapshots(run.path, cfg, tr, x_te, y_te, [s for s in snaps if s in snapshot_epochs(run.path)])
     (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
     run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})

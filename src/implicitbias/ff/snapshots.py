@@ -70,3 +70,16 @@ def save_snapshot_weights(run_path: str | Path, net: torch.nn.Module, phase: int
     f = d / f"weights_phase{phase}.safetensors"
     save_tensors(f, {k: v.detach().clone() for k, v in state.items()})
     return f
+
+
+def snapshot_epochs(run_path: str | Path) -> tuple[int, ...]:
+    """Epochs with stored snapshot weights in a run directory (sorted)."""
+    d = Path(run_path) / SNAPSHOT_DIR
+    if not d.is_dir():
+        return ()
+    return tuple(sorted(int(p.name[6:]) for p in d.glob("epoch_*") if p.name[6:].isdigit() and any(p.glob("weights_phase*.safetensors"))))
+
+
+def is_materialized(snap: Path) -> bool:
+    """The snapshot folder holds its representations and summary."""
+    return (snap / "representations.safetensors").exists() and (snap / "summary.json").exists()
