@@ -35,7 +35,7 @@ def run_points(run_path: str | Path, device: Any = "cpu") -> list[tuple[int, Pat
 
     path = Path(run_path)
     total = int(json.loads((path / "summary.json").read_text())["epochs"])
-    snaps = materialize(path, device=device)
+    snaps = materialize(path, device=device, only=range(1, total))  # the last point is the run itself
     return [(s, p) for s, p in sorted(snaps.items()) if s < total] + [(total, path)]
 
 
