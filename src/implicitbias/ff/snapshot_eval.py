@@ -3,7 +3,8 @@
 :func:`materialize` rebuilds the run's network from ``model.safetensors``, loads each
 snapshot's weights and writes, into ``<run>/snapshots/epoch_XXXXX/``, the files a finished run
 has: ``representations.safetensors`` (same keys, float16, same wrong labels), ``summary.json``
-(``test_acc``, ``per_layer_acc``, ``epoch``, ...) and a copy of ``config.json``; the analysis of
+(``test_acc``, ``per_layer_acc``, ``epoch``, and ``train_metrics``: the ``metrics.jsonl`` rows of
+that epoch, one per greedy layer) and a copy of ``config.json``; the analysis of
 a run (:func:`implicitbias.ff.analyze_run.analyze_run`) then reads a snapshot folder as a run.
 
 Greedy FF: the representation and goodness of layer l at snapshot s come from the network whose
@@ -87,6 +88,8 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
     dev = x_te.device
     final = {k: v.to(dev) for k, v in load_tensors(path / "model.safetensors").items()}
     out = {s: snapshot_path(path, s) for s in todo}
+    mfile = path / "metrics.jsonl"
+    rows = [json.loads(line) for line in mfile.read_text().splitlines() if line.strip()] if mfile.exists() else []
     summary_run = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
     for s in todo:
         snap = out[s]
@@ -104,7 +107,8 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
         shutil.copyfile(path / "config.json", snap / "config.json")
         summary: dict[str, Any] = {k: summary_run[k] for k in ("algo", "dataset", "class_names", "eval_rule", "epochs_semantics")
                                    if k in summary_run}
-        summary.update(epoch=s, epochs=s, run=str(path), test_acc=res["acc"], per_layer_acc=res["per_layer_acc"])
+        summary.update(epoch=s, epochs=s, run=str(path), test_acc=res["acc"], per_layer_acc=res["per_layer_acc"],
+                       train_metrics=[r for r in rows if r.get("epoch") == s and r.get("kind") != "callback"])
         summary.update({k: v for k, v in res.items() if k.startswith("acc_")})
         atomic_write_json(snap / "summary.json", summary)
 
