@@ -30,8 +30,9 @@ from implicitbias.config import to_dict
 from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
-from implicitbias.ff.evaluate import layer_activations
+from implicitbias.ff.run_io import build_trainer, save_representations
 from implicitbias.ff.rundata import RunData, load_run_data, prepare
+from implicitbias.ff.snapshot_eval import write_snapshots
 from implicitbias.ff.snapshots import (
     SNAPSHOT_DIR,
     clip_snapshots,
@@ -47,19 +48,6 @@ __all__ = ["train_run", "build_trainer", "save_representations", "memory_estimat
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int, str], None]
-
-
-def build_trainer(
-    cfg: FFConfig,
-    device: torch.device,
-    data_dir: str | Path | None = None,
-    callbacks: Sequence[Callback] = (),
-    data: RunData | None = None,
-) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
-    """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
-    d = data if data is not None else load_run_data(cfg, data_dir)
-    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
-    return tr, d.x_test.to(device), d.y_test.to(device)
 
 
 def memory_estimate(cfg: FFConfig, data: RunData) -> float:
@@ -93,25 +81,6 @@ def _restore(tr: Trainer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
             f"{' '.join(str(e).split())[:120]}); rerun without --resume to start afresh"
         ) from None
     return phase, start_epoch, train_time
-
-
-@torch.inference_mode()
-def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Tensor, res: dict[str, Any]) -> None:
-    """Write ``representations.safetensors`` (see module docstring)."""
-    g = tr.gen("test-wrong-labels")
-    wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
-    out: dict[str, torch.Tensor] = {"labels": y, "pred": res["pred"], "wrong_labels": wrong}
-    if tr.bp:
-        for li, h in enumerate(layer_activations(tr.net, x, dtype=torch.float16)):
-            out[f"layer{li + 1}.true"] = h
-    else:
-        conds = {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
-        for name, make in conds.items():  # one condition at a time, float16 chunk by chunk
-            for li, h in enumerate(layer_activations(tr.net, make(), dtype=torch.float16)):
-                out[f"layer{li + 1}.{name}"] = h
-        if "goodness" in res:  # label-scored runs (not unsupervised hybrid ones)
-            out["goodness"] = res["goodness"].float()
-    run.save_arrays(out, "representations")
 
 
 def train_run(
@@ -249,8 +218,6 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         summary["test_acc_unseen"] = float(correct[held].mean()) if bool(held.any()) else float("nan")
     run.write_json("summary", summary)
     if snaps:  # representations of the snapshots, from their weights (ff/snapshot_eval.py)
-        from implicitbias.ff.snapshot_eval import write_snapshots
-
         write_snapshots(run.path, cfg, tr, x_te, y_te, [s for s in snaps if s in snapshot_epochs(run.path)])
     (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
     run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})

@@ -32,8 +32,10 @@ from implicitbias.ff.evaluate import (
     per_layer_predictions,
     predict,
 )
+from implicitbias.ff.run_io import build_trainer, save_representations
 from implicitbias.ff.rundata import RunData, load_run_data
 from implicitbias.ff.snapshots import is_materialized, snapshot_epochs, snapshot_path
+from implicitbias.runs import RunDir
 from implicitbias.runs.atomic import atomic_write_json, load_tensors, save_tensors
 
 __all__ = ["materialize", "write_snapshots"]
@@ -62,8 +64,6 @@ def materialize(
         force: rewrite snapshots that are already materialised.
         only: materialise only these epochs (the others are still listed in the result).
     """
-    from implicitbias.ff.run import build_trainer
-
     path = Path(run_path)
     epochs = snapshot_epochs(path)
     out = {s: snapshot_path(path, s) for s in epochs}
@@ -82,9 +82,6 @@ def materialize(
 def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te: torch.Tensor, todo: list[int]) -> None:
     """Materialise the snapshots ``todo`` of the run at ``path`` with a built trainer ``tr``
     (its network is left holding the run's final weights)."""
-    from implicitbias.ff.run import save_representations
-    from implicitbias.runs import RunDir
-
     dev = x_te.device
     final = {k: v.to(dev) for k, v in load_tensors(path / "model.safetensors").items()}
     out = {s: snapshot_path(path, s) for s in todo}

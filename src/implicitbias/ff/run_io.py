@@ -1,0 +1,57 @@
+"""Building a run's trainer and writing its test-set representations (shared by training and snapshots).
+
+``representations.safetensors`` — test set: ``labels``, ``pred``, ``wrong_labels`` (N,) int64;
+``layer{l}.true|neutral|wrong`` (N, H_l) float16 post-ReLU activities (l = 1..L) under the
+true / neutral / one wrong label (the wrong labels drawn from the run's stream
+``"test-wrong-labels"``); FF also ``goodness`` (N, K, L) float32. BP networks see no label, so
+BP stores ``layer{l}.true`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from implicitbias.ff.config import FFConfig
+from implicitbias.ff.evaluate import layer_activations
+from implicitbias.ff.rundata import RunData, load_run_data
+from implicitbias.ff.trainer import Callback, Trainer
+from implicitbias.runs import RunDir
+
+__all__ = ["build_trainer", "save_representations"]
+
+
+def build_trainer(
+    cfg: FFConfig,
+    device: torch.device,
+    data_dir: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    data: RunData | None = None,
+) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+    """Build the :class:`Trainer` of a resolved config and its test tensors (``data``: already loaded)."""
+    d = data if data is not None else load_run_data(cfg, data_dir)
+    tr = Trainer(cfg, d.x_train.to(device), d.y_train.to(device), d.shape, len(d.classes), device, callbacks=callbacks)
+    return tr, d.x_test.to(device), d.y_test.to(device)
+
+
+
+@torch.inference_mode()
+def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Tensor, res: dict[str, Any]) -> None:
+    """Write ``representations.safetensors`` (see module docstring)."""
+    g = tr.gen("test-wrong-labels")
+    wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
+    out: dict[str, torch.Tensor] = {"labels": y, "pred": res["pred"], "wrong_labels": wrong}
+    if tr.bp:
+        for li, h in enumerate(layer_activations(tr.net, x, dtype=torch.float16)):
+            out[f"layer{li + 1}.true"] = h
+    else:
+        conds = {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
+        for name, make in conds.items():  # one condition at a time, float16 chunk by chunk
+            for li, h in enumerate(layer_activations(tr.net, make(), dtype=torch.float16)):
+                out[f"layer{li + 1}.{name}"] = h
+        if "goodness" in res:  # label-scored runs (not unsupervised hybrid ones)
+            out["goodness"] = res["goodness"].float()
+    run.save_arrays(out, "representations")
