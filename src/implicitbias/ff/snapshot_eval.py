@@ -10,7 +10,8 @@ Greedy FF: the representation and goodness of layer l at snapshot s come from th
 layer l holds its weights after s of its own epochs and whose other layers hold their final
 weights (the layers below are what layer l was trained on); G[:, :, l] is that network's
 layer-l goodness and the prediction rule is applied to the assembled G (N, K, L). BP/FF and BP:
-the whole network at s, evaluated like a finished run.
+the whole network at s (and the softmax probe at s, where the run trains one), evaluated like
+a finished run.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
     final = {k: v.to(dev) for k, v in load_tensors(path / "model.safetensors").items()}
     out = {s: snapshot_path(path, s) for s in todo}
     summary_run = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
+    pred = tr.ctx.predictor.linear if tr.ctx.predictor is not None else None
+    pred_final = {k: v.clone() for k, v in pred.state_dict().items()} if pred is not None else {}
     for s in todo:
         snap = out[s]
         parts = {p.name: load_tensors(p, device=str(dev)) for p in sorted(snap.glob("weights_phase*.safetensors"))}
@@ -95,9 +98,14 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
                 continue  # not every layer reached this epoch (cannot happen for a completed run)
             save_tensors(snap / "representations.safetensors", res.pop("_arrays"))
         else:
-            tr.net.load_state_dict({**final, **parts["weights_phase0.safetensors"]})
+            w = parts["weights_phase0.safetensors"]
+            tr.net.load_state_dict({**final, **{k: v for k, v in w.items() if not k.startswith("pred.")}})
+            if pred is not None and "pred.weight" in w:  # the softmax probe as it was at s
+                pred.load_state_dict({k[5:]: v for k, v in w.items() if k.startswith("pred.")})
             res = tr.evaluate(x_te, y_te, probe=True)
             save_representations(tr, RunDir(snap, "ff-snapshot"), x_te, y_te, res)
+            if pred is not None:
+                pred.load_state_dict(pred_final)
         tr.net.load_state_dict(final)
         shutil.copyfile(path / "config.json", snap / "config.json")
         summary: dict[str, Any] = {k: summary_run[k] for k in ("algo", "dataset", "class_names", "eval_rule", "epochs_semantics")
