@@ -287,13 +287,38 @@ def test_materialize_is_idempotent_and_force_rewrites(runs, tmp_path):
     assert materialize(runs["bpff"][1], device="cpu") == {}  # a run without snapshots
 
 
+def test_greedy_run_resumed_without_its_snapshots(tmp_path):
+    """Greedy FF stopped in layer 2, resumed without ``snapshots``: snapshots that layer 2 never
+    reached hold layer 1 only and are left out; the complete one is materialised and listed."""
+    cfg = _cfg("ff", 3)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, msg):
+        if done == 3 + 1:  # layer 2, epoch 1
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_run(cfg, out_root=tmp_path, device="cpu", snapshots=(1, 2), progress=stop)
+    run = train_run(cfg, out_root=tmp_path, device="cpu", resume=True)
+    assert not is_materialized(snapshot_path(run.path, 1))  # not requested by the resumed call
+    assert not (snapshot_path(run.path, 2) / "weights_phase1.safetensors").exists()
+    assert materialize(run.path, device="cpu") == {1: snapshot_path(run.path, 1)}
+    assert is_materialized(snapshot_path(run.path, 1)) and not is_materialized(snapshot_path(run.path, 2))
+    r = CliRunner().invoke(app, ["ff", "snapshots", str(run.path), "--device", "cpu"])
+    assert r.exit_code == 0, r.stderr + r.stdout[-500:]
+    assert [json.loads(ln)["epoch"] for ln in r.stdout.splitlines() if ln.strip()] == [1]
+
+
 # ---- CLI ---------------------------------------------------------------------------------
 
 
-def _one_error(r) -> None:
+def _one_error(r, needle: str = "") -> None:
     err = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.startswith("error:")]
     assert r.exit_code == 2, (r.exit_code, r.stderr, r.stdout[-300:])
     assert len(err) == 1, r.stderr
+    assert needle in err[0], err[0]
     assert "Traceback" not in r.stderr + r.stdout
     assert [ln for ln in r.stderr.splitlines() if ln.strip()] == err
 
@@ -304,17 +329,21 @@ def test_cli_train_bad_snapshots(tmp_path, bad):
     r = CliRunner().invoke(app, ["ff", "train", "--preset", "DIGITS_quick", "--algo", "bp", "--epochs", "2",
                                  "--set", "hidden=[8]", "--device", "cpu", "--threads", "1", "--out", str(out),
                                  "--snapshots", bad])
-    _one_error(r)
+    _one_error(r, "snapshot")
     assert not out.exists() or not any(out.rglob("*"))
 
 
 def test_cli_snapshots_errors(runs, tmp_path):
     before = _files(runs["bp"][1])
-    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(tmp_path / "nonexistent"), "--device", "cpu"]))
-    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(runs["bp"][1]), "--device", "cpu"]))  # no snapshots
+    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(tmp_path / "nonexistent"), "--device", "cpu"]), "not a directory")
+    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(runs["bp"][1]), "--device", "cpu"]), "no snapshots")
+    root = runs["bp"][1].parents[2]  # <root>/ff/bp/<hash>
+    _one_error(CliRunner().invoke(app, ["ff", "train", "--preset", "DIGITS_quick", "--algo", "bp", "--epochs", str(S),
+                                        "--set", "hidden=[32,16]", "--device", "cpu", "--threads", "1",
+                                        "--out", str(root), "--snapshots", "1"]), "--force")  # completed without snapshot 1
     assert _files(runs["bp"][1]) == before
     part = _partial(tmp_path / "p", snapshots=(1,))
-    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(part), "--device", "cpu"]))  # not finished
+    _one_error(CliRunner().invoke(app, ["ff", "snapshots", str(part), "--device", "cpu"]), "--resume")  # unfinished
 
 
 def test_cli_snapshots_prints_one_line_per_snapshot(runs):

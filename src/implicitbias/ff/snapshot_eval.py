@@ -52,7 +52,9 @@ def materialize(
     run_path: str | Path, data: RunData | None = None, device: str | torch.device = "cpu",
     data_dir: str | Path | None = None, force: bool = False,
 ) -> dict[int, Path]:
-    """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``.
+    """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``
+    of the snapshots materialised (a greedy snapshot some layer never reached — a run resumed
+    without its ``--snapshots`` — is left out).
 
     Args:
         run_path: the run directory (``model.safetensors`` and ``snapshots/`` present).
@@ -74,7 +76,7 @@ def materialize(
     dev = torch.device(device)
     built = build_trainer(cfg, dev, data_dir, data=data if data is not None else load_run_data(cfg, data_dir))
     write_snapshots(path, cfg, *built, todo)
-    return out
+    return {s: p for s, p in out.items() if is_materialized(p)}
 
 
 def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te: torch.Tensor, todo: list[int]) -> None:
