@@ -14,7 +14,7 @@ from implicitbias.runs import RunDir
 
 
 def test_presets_roundtrip_and_shape() -> None:
-    for name in ("quick", "cpu", "paper", "full"):
+    for name in ("quick", "cpu", "fmnist_long", "paper", "full"):
         cfg = E.PRESETS[name]
         assert from_dict(E.Config, json.loads(json.dumps(to_dict(cfg)))) == cfg
         assert len(cfg.datasets) == len(cfg.ff_presets)
@@ -57,9 +57,39 @@ def test_quick_result_complete(quick: tuple[E.ExperimentResult, Path]) -> None:
     starts = {c.claim.split(" ")[0] for c in res.claims if c.claim.startswith("(")}
     assert starts == {"(1)", "(2)", "(3)", "(4)", "(5)"}
     assert all(c.verdict in ("reproduced", "differs", "info") for c in res.claims)
-    assert len(res.figures) == 7  # 3 walls, per-class Hoyer, overlap, profiles, sparsity vs accuracy
+    # 3 walls, per-class Hoyer, overlap, profiles, sparsity vs accuracy, training length
+    assert len(res.figures) == 8 and any("training_length_digits" in f for f in res.figures)
     for f in res.figures:
         assert (path / f).stat().st_size > 1000
     rows = res.metrics["table"]
     assert {r["algo"] for r in rows} == {"ff", "bpff", "bp"}
     json.dumps(res.to_dict())
+
+
+def test_quick_training_length(quick: tuple[E.ExperimentResult, Path]) -> None:
+    """Snapshot points at 1, 3 and the final 10 epochs; the final point is the analysed run."""
+    _, path = quick
+    traj = json.loads((path / "training_length.json").read_text())["digits"]
+    runs = json.loads((path / "ff_analysis.json").read_text())["runs"]["digits"]
+    cfg = E.PRESETS["quick"]
+    for algo in E.ALGOS:
+        t = traj[algo]
+        assert t["epochs"] == [1, 3, 10]
+        assert np.allclose(t["hoyer"][-1], [r["layers"][0]["hoyer"]["mean"] for r in runs[algo]])
+        assert np.allclose(t["acc"][-1], [r["test_acc"] for r in runs[algo]])
+        assert len(t["hoyer"][0]) == cfg.seeds
+    zs = traj["zero_shot"]
+    assert zs["classes"] == list(cfg.zero_shot_classes) and zs["epochs"] == [1, 3, 10]
+    rows = json.loads((path / "ff_analysis.json").read_text())["zero_shot"]["digits"]["ff"]
+    assert [r["class"] for r in rows] == list(cfg.zero_shot_classes)
+    assert np.allclose(zs["zs_split_half"][-1], [r["true"]["zs_split_half"] for r in rows])
+
+
+def test_zero_shot_config_checks() -> None:
+    from implicitbias.config import override
+    from implicitbias.errors import UserInputError
+
+    with pytest.raises(UserInputError):
+        override(E.PRESETS["quick"], ["zero_shot_algos=ff,nope"]).validate()
+    cfg = override(E.PRESETS["quick"], ["zero_shot_classes=3,5", "snapshots=2"])
+    assert cfg.zero_shot_classes == (3, 5) and cfg.snapshots == (2,)

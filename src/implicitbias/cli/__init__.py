@@ -111,6 +111,7 @@ COMMAND_MODULES = [
     "sweep_cmd",
     "ff_analyze_cmd",
     "ff_snapshots_cmd",
+    "ff_verdicts_cmd",
     "data_inspect_cmd",
     "analyze_cmd",
 ]

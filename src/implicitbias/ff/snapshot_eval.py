@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _run_config(run_path: Path) -> FFConfig:
 
 def materialize(
     run_path: str | Path, data: RunData | None = None, device: str | torch.device = "cpu",
-    data_dir: str | Path | None = None, force: bool = False,
+    data_dir: str | Path | None = None, force: bool = False, only: Iterable[int] | None = None,
 ) -> dict[int, Path]:
     """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``
     of the snapshots materialised (a greedy snapshot some layer never reached — a run resumed
@@ -61,13 +62,14 @@ def materialize(
         data: the run's loaded data (else loaded from its config, ``data_dir`` first).
         device: where to evaluate.
         force: rewrite snapshots that are already materialised.
+        only: materialise only these epochs (the others are still listed in the result).
     """
     from implicitbias.ff.run import build_trainer
 
     path = Path(run_path)
     epochs = snapshot_epochs(path)
     out = {s: snapshot_path(path, s) for s in epochs}
-    todo = [s for s in epochs if force or not is_materialized(out[s])]
+    todo = [s for s in epochs if (force or not is_materialized(out[s])) and (only is None or s in set(only))]
     if not todo:
         return out
     if not (path / "model.safetensors").exists():
