@@ -287,6 +287,19 @@ def test_materialize_is_idempotent_and_force_rewrites(runs, tmp_path):
     assert materialize(runs["bpff"][1], device="cpu") == {}  # a run without snapshots
 
 
+def test_materialize_only(runs, tmp_path):
+    """``only``: the other snapshots are listed, not written."""
+    full = tmp_path / "run"
+    shutil.copytree(runs["bp"][0], full)
+    for s in (1, S):
+        (snapshot_path(full, s) / "representations.safetensors").unlink()
+    assert materialize(full, device="cpu", only=[S]) == {s: snapshot_path(full, s) for s in (1, S, E)}
+    assert is_materialized(snapshot_path(full, S)) and not is_materialized(snapshot_path(full, 1))
+    got = _arrays(snapshot_path(full, S))
+    for k, v in _arrays(snapshot_path(runs["bp"][0], S)).items():
+        assert np.array_equal(got[k], v), k
+
+
 def test_greedy_run_resumed_without_its_snapshots(tmp_path):
     """Greedy FF stopped in layer 2, resumed without ``snapshots``: snapshots that layer 2 never
     reached hold layer 1 only and are left out; the complete one is materialised and listed."""

@@ -54,8 +54,8 @@ def materialize(
     data_dir: str | Path | None = None, force: bool = False, only: Iterable[int] | None = None,
 ) -> dict[int, Path]:
     """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``
-    of the snapshots materialised (a greedy snapshot some layer never reached — a run resumed
-    without its ``--snapshots`` — is left out).
+    (a greedy snapshot some layer never reached — a run resumed without its ``--snapshots`` —
+    cannot be materialised and is left out).
 
     Args:
         run_path: the run directory (``model.safetensors`` and ``snapshots/`` present).
@@ -78,7 +78,7 @@ def materialize(
     dev = torch.device(device)
     built = build_trainer(cfg, dev, data_dir, data=data if data is not None else load_run_data(cfg, data_dir))
     write_snapshots(path, cfg, *built, todo)
-    return {s: p for s, p in out.items() if is_materialized(p)}
+    return {s: p for s, p in out.items() if s not in todo or is_materialized(p)}
 
 
 def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te: torch.Tensor, todo: list[int]) -> None:
