@@ -173,7 +173,8 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
                     m.update(test_acc_subset=ev["acc"], per_layer_acc_subset=ev["per_layer_acc"])
                 train_time += time.perf_counter() - t0
                 if e + 1 in snaps:  # before the checkpoint: a resumed run rewrites it at most once
-                    save_snapshot_weights(run.path, tr.net, p, e + 1, tr.algorithm.layerwise)
+                    pr = tr.ctx.predictor
+                    save_snapshot_weights(run.path, tr.net, p, e + 1, tr.algorithm.layerwise, pr.linear if pr is not None else None)
                 run.save_checkpoint(tr.state_tensors(), {"phase": p, "epoch": e + 1, "train_time_s": train_time})
                 for step, rec in tr.records:
                     logger.log({**rec, "kind": "callback"}, step=step)

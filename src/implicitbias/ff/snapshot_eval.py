@@ -11,7 +11,8 @@ Greedy FF: the representation and goodness of layer l at snapshot s come from th
 layer l holds its weights after s of its own epochs and whose other layers hold their final
 weights (the layers below are what layer l was trained on); G[:, :, l] is that network's
 layer-l goodness and the prediction rule is applied to the assembled G (N, K, L). BP/FF and BP:
-the whole network at s, evaluated like a finished run.
+the whole network at s (and the softmax probe at s, where the run trains one), evaluated like
+a finished run.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def materialize(
     run_path: str | Path, data: RunData | None = None, device: str | torch.device = "cpu",
     data_dir: str | Path | None = None, force: bool = False, only: Iterable[int] | None = None,
 ) -> dict[int, Path]:
-    """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``.
+    """Write the representations of every stored snapshot of a *completed* run; ``{epoch: folder}``
+    (a greedy snapshot some layer never reached — a run resumed without its ``--snapshots`` —
+    cannot be materialised and is left out).
 
     Args:
         run_path: the run directory (``model.safetensors`` and ``snapshots/`` present).
@@ -76,7 +79,7 @@ def materialize(
     dev = torch.device(device)
     built = build_trainer(cfg, dev, data_dir, data=data if data is not None else load_run_data(cfg, data_dir))
     write_snapshots(path, cfg, *built, todo)
-    return out
+    return {s: p for s, p in out.items() if s not in todo or is_materialized(p)}
 
 
 def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te: torch.Tensor, todo: list[int]) -> None:
@@ -88,6 +91,8 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
     mfile = path / "metrics.jsonl"
     rows = [json.loads(line) for line in mfile.read_text().splitlines() if line.strip()] if mfile.exists() else []
     summary_run = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
+    pred = tr.ctx.predictor.linear if tr.ctx.predictor is not None else None
+    pred_final = {k: v.clone() for k, v in pred.state_dict().items()} if pred is not None else {}
     for s in todo:
         snap = out[s]
         parts = {p.name: load_tensors(p, device=str(dev)) for p in sorted(snap.glob("weights_phase*.safetensors"))}
@@ -97,9 +102,14 @@ def write_snapshots(path: Path, cfg: FFConfig, tr: Any, x_te: torch.Tensor, y_te
                 continue  # not every layer reached this epoch (cannot happen for a completed run)
             save_tensors(snap / "representations.safetensors", res.pop("_arrays"))
         else:
-            tr.net.load_state_dict({**final, **parts["weights_phase0.safetensors"]})
+            w = parts["weights_phase0.safetensors"]
+            tr.net.load_state_dict({**final, **{k: v for k, v in w.items() if not k.startswith("pred.")}})
+            if pred is not None and "pred.weight" in w:  # the softmax probe as it was at s
+                pred.load_state_dict({k[5:]: v for k, v in w.items() if k.startswith("pred.")})
             res = tr.evaluate(x_te, y_te, probe=True)
             save_representations(tr, RunDir(snap, "ff-snapshot"), x_te, y_te, res)
+            if pred is not None:
+                pred.load_state_dict(pred_final)
         tr.net.load_state_dict(final)
         shutil.copyfile(path / "config.json", snap / "config.json")
         summary: dict[str, Any] = {k: summary_run[k] for k in ("algo", "dataset", "class_names", "eval_rule", "epochs_semantics")

@@ -9,7 +9,8 @@ is reached, the weights trained so far to ``snapshots/epoch_{s:05d}/weights_phas
   the fully trained layers below it* (those are what layer ``l`` was trained on). Layer 1 at ``s``
   is therefore exactly layer 1 of a run trained ``s`` epochs per layer (the epoch streams and a
   constant learning rate do not depend on the total); higher layers are not.
-* BP/FF and BP (one phase): the whole network after ``s`` epochs.
+* BP/FF and BP (one phase): the whole network after ``s`` epochs (with the softmax probe,
+  ``pred.*``, of the runs that train one).
 
 Snapshot epochs above the run's ``epochs`` are dropped; the final epoch is the run itself. The
 weights are written before the epoch's checkpoint, so a resumed run rewrites at most the
@@ -60,13 +61,20 @@ def snapshot_path(run_path: str | Path, epoch: int) -> Path:
     return Path(run_path) / SNAPSHOT_DIR / f"epoch_{int(epoch):05d}"
 
 
-def save_snapshot_weights(run_path: str | Path, net: torch.nn.Module, phase: int, epoch: int, layerwise: bool) -> Path:
-    """Write the weights of ``phase`` after ``epoch`` epochs (module docstring); returns the file."""
+def save_snapshot_weights(run_path: str | Path, net: torch.nn.Module, phase: int, epoch: int, layerwise: bool,
+                          predictor: torch.nn.Module | None = None) -> Path:
+    """Write the weights of ``phase`` after ``epoch`` epochs (module docstring); returns the file.
+
+    ``predictor``: the jointly trained softmax probe's linear layer (runs scored by it, or by
+    hard negatives), stored as ``pred.weight`` / ``pred.bias`` with a whole-network snapshot.
+    """
     d = snapshot_path(run_path, epoch)
     d.mkdir(parents=True, exist_ok=True)
-    state = net.state_dict()
+    state = dict(net.state_dict())
     if layerwise:
         state = {k: v for k, v in state.items() if k.startswith(f"layers.{phase}.")}
+    elif predictor is not None:
+        state.update({f"pred.{k}": v for k, v in predictor.state_dict().items()})
     f = d / f"weights_phase{phase}.safetensors"
     save_tensors(f, {k: v.detach().clone() for k, v in state.items()})
     return f
