@@ -99,3 +99,15 @@ def test_missing_run_is_user_error(tmp_path: Path) -> None:
         load_representations(tmp_path / "nope")
     with pytest.raises(UserInputError):
         load_representations(tmp_path)
+
+
+def test_first_layer_only_analysis_equals_the_full_one(tmp_path: Path) -> None:
+    """``max_layers=1`` and ``cka=False`` (the training-length analysis) give the full analysis's layer 1."""
+    run = fake_run(tmp_path)
+    full = to_json(analyze_run(run, AnalysisOptions(n_id=0)))
+    light = to_json(analyze_run(run, AnalysisOptions(n_id=0, cka=False, max_layers=1)))
+    assert len(full["layers"]) == 2 and len(light["layers"]) == 1
+    assert light["layers"][0] == full["layers"][0] and light["cka_layers"] == [] and len(full["cka_layers"]) == 2
+    reps = load_representations(run, max_layers=1)
+    assert reps.num_layers == 1
+    np.testing.assert_array_equal(reps.layers["neutral"][0], load_representations(run).layers["neutral"][0])

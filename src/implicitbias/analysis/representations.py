@@ -78,6 +78,8 @@ class AnalysisOptions:
         n_id: points subsampled for TwoNN (0 = skip).
         stat_test: also run the Mann–Whitney + BH ensemble rule (slower).
         controls: compute the neutral/wrong-label controls and the shuffled-label null.
+        cka: compute the linear CKA between every pair of layers (``cka_layers``; empty if off).
+        max_layers: analyse only the first ``max_layers`` layers (0 = every layer).
         seed: seed of every subsample and split.
     """
 
@@ -88,6 +90,8 @@ class AnalysisOptions:
     n_id: int = 2000
     stat_test: bool = True
     controls: bool = True
+    cka: bool = True
+    max_layers: int = 0
     seed: int = 0
 
 
@@ -127,7 +131,8 @@ def analyze_representations(reps: Representations, opts: AnalysisOptions | None 
         sel = np.ones_like(correct)
     y = y_all[sel]
     out_layers = []
-    for li in range(reps.num_layers):
+    n_layers = min(reps.num_layers, o.max_layers) if o.max_layers > 0 else reps.num_layers
+    for li in range(n_layers):
         x_all = reps.layers["true"][li]
         x = x_all[sel]
         m = class_means(x, y, kk)
@@ -174,9 +179,9 @@ def analyze_representations(reps: Representations, opts: AnalysisOptions | None 
             live = x_all[pick]
             d["twonn_id"] = twonn_dimension(live[np.abs(live).sum(1) > 0]) if len(live) > 3 else float("nan")
         out_layers.append(d)
-    cka = [[1.0] * reps.num_layers for _ in range(reps.num_layers)]
-    for i in range(reps.num_layers):
-        for j in range(i + 1, reps.num_layers):
+    cka = [[1.0] * n_layers for _ in range(n_layers)] if o.cka else []
+    for i in range(n_layers if o.cka else 0):
+        for j in range(i + 1, n_layers):
             cka[i][j] = cka[j][i] = linear_cka(reps.layers["true"][i][sel], reps.layers["true"][j][sel])
     return {
         "n_samples": int(y_all.size),

@@ -91,35 +91,45 @@ def check_representations(run_path: str | Path) -> None:
         raise DataError(f"{f} has no 'labels' array")
 
 
-def load_representations(run_path: str | Path) -> FFReps:
+def load_representations(run_path: str | Path, max_layers: int = 0) -> FFReps:
     """Load ``representations.safetensors`` (+ summary/config) from a run directory.
+
+    Args:
+        run_path: the run (or snapshot) folder.
+        max_layers: read only the first ``max_layers`` layers (0 = every layer).
 
     Raises:
         UserInputError: the folder or the file is missing.
         DataError: the file lacks the expected keys.
     """
-    from safetensors.numpy import load_file
+    from safetensors import safe_open
 
     path = Path(run_path)
     f = _reps_file(path)
     try:
-        arrs = load_file(str(f))
+        with safe_open(str(f), framework="numpy") as fh:
+            keys = set(fh.keys())
+            if "labels" not in keys:
+                raise DataError(f"{f} has no 'labels' array")
+            idx = sorted({int(m.group(1)) for k in keys if (m := re.fullmatch(r"layer(\d+)\.true", k))})
+            if not idx:
+                raise DataError(f"{f} has no layer<l>.true arrays")
+            if max_layers > 0:
+                idx = idx[:max_layers]
+            layers: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}
+            for li in idx:
+                true = fh.get_tensor(f"layer{li}.true").astype(np.float32)
+                for c in CONDITIONS:  # BP stores the true condition only: the others share its array
+                    key = f"layer{li}.{c}"
+                    layers[c].append(fh.get_tensor(key).astype(np.float32) if c != "true" and key in keys else true)
+            labels = fh.get_tensor("labels").astype(np.int64)
+            pred = fh.get_tensor("pred").astype(np.int64) if "pred" in keys else labels.copy()
+    except DataError:
+        raise
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error type for any corruption
         raise DataError(f"{f} is truncated or corrupt ({type(e).__name__}); rerun the training with --force") from None
-    if "labels" not in arrs:
-        raise DataError(f"{f} has no 'labels' array")
-    layers: dict[str, list[np.ndarray]] = {c: [] for c in CONDITIONS}
-    idx = sorted({int(m.group(1)) for k in arrs if (m := re.fullmatch(r"layer(\d+)\.true", k))})
-    if not idx:
-        raise DataError(f"{f} has no layer<l>.true arrays")
-    for li in idx:
-        for c in CONDITIONS:
-            key = f"layer{li}.{c}"
-            layers[c].append(arrs[key if key in arrs else f"layer{li}.true"].astype(np.float32))
-    labels = arrs["labels"].astype(np.int64)
-    pred = arrs["pred"].astype(np.int64) if "pred" in arrs else labels.copy()
     cfg = _read_json(path / "config.json")
-    conditioned = any(k.endswith(".neutral") for k in arrs)  # BP stores layer<l>.true only
+    conditioned = any(k.endswith(".neutral") for k in keys)  # BP stores layer<l>.true only
     return FFReps(labels, pred, layers, conditioned, summary=_read_json(path / "summary.json"), config=cfg.get("config", cfg))
 
 
@@ -128,7 +138,7 @@ def analyze_run(run_path: str | Path, opts: AnalysisOptions | None = None) -> di
     from safetensors.numpy import load_file
 
     path = Path(run_path)
-    reps = load_representations(path)
+    reps = load_representations(path, (opts or AnalysisOptions()).max_layers)
     res = analyze_representations(reps, opts)
     res["run"] = str(path)
     res["algo"] = reps.config.get("algo")

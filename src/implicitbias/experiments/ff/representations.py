@@ -181,7 +181,7 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
     t0 = time.perf_counter()
     prog = progress or no_progress
     root = Path(cfg.runs_root) if cfg.runs_root else run_dir.path.parent.parent
-    opts = AnalysisOptions(samples=cfg.samples, k=cfg.k, n_id=cfg.n_id, stat_test=cfg.stat_test)
+    opts = AnalysisOptions(samples=cfg.samples, k=cfg.k, n_id=cfg.n_id, stat_test=cfg.stat_test, cka=False)
     n_cls = min(len(names) for _, _, names in data.values())
     held = tuple(c for c in cfg.zero_shot_classes if c < n_cls)
     total = len(data) * (len(ALGOS) * cfg.seeds + len(cfg.zero_shot_algos) * cfg.zero_shot_seeds * len(held))

@@ -2,7 +2,7 @@
 
 A run trained with snapshots (:mod:`implicitbias.ff.snapshots`) contributes one point per
 snapshot epoch below its total plus the finished run itself. Each point is analysed like a run
-(without TwoNN and the Mann–Whitney ensembles, which no verdict uses) and reduced to the
+(layer 1 only, without TwoNN, CKA and the Mann–Whitney ensembles, which no verdict uses) and reduced to the
 statistics of :mod:`implicitbias.experiments.ff.statistics`.
 
 Result layout (JSON-safe), per dataset::
@@ -50,7 +50,7 @@ def algo_trajectory(
         similarity: class-pair input similarity (K, K) for ρ.
         opts: analysis options of the experiment (TwoNN and the statistical ensembles are off here).
     """
-    light = AnalysisOptions(samples=opts.samples, k=opts.k, n_id=0, stat_test=False)
+    light = AnalysisOptions(samples=opts.samples, k=opts.k, n_id=0, stat_test=False, cka=False, max_layers=1)
     per_seed: list[dict[int, dict[str, float]]] = []
     for path, final in runs:
         pts: dict[int, dict[str, float]] = {}
@@ -83,7 +83,7 @@ def zero_shot_trajectory(
     for path, cls, seed in runs:
         pts: dict[int, dict[str, float]] = {}
         for epoch, folder in run_points(path, device):
-            reps = load_representations(folder)
+            reps = load_representations(folder, max_layers=1)
             pts[epoch] = zero_shot_row(reps.layers["true"][0], reps.labels, cls, k, seed)
             if Path(folder) == Path(path):
                 row = {"class": cls, "seed": seed, "true": pts[epoch]}
