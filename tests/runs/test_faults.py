@@ -204,3 +204,29 @@ def test_dask_executor_respects_the_lock(tmp_path):
         assert out.counts == {"done": 1}
     finally:
         ex.close()
+
+
+def test_wait_reuses_a_run_another_writer_completes(tmp_path):
+    """``RunDir.open(..., wait=s)`` blocks on a held lock and returns the run the holder completed."""
+    import threading
+    import time
+
+    cfg = resolve_config("toy", "quick")
+    held = threading.Event()
+
+    def writer() -> None:
+        with RunDir.open(tmp_path, "toy", cfg, lock=True) as run:
+            held.set()
+            time.sleep(1.0)
+            run.mark_complete({"x": 1.0})
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert held.wait(10)
+    with pytest.raises(RunLockedError):
+        RunDir.open(tmp_path, "toy", cfg, lock=True)  # wait=0: refused at once
+    t0 = time.perf_counter()
+    with RunDir.open(tmp_path, "toy", cfg, lock=True, wait=30) as run:
+        assert run.is_complete and run.summary() == {"x": 1.0}
+    assert time.perf_counter() - t0 < 20
+    t.join()

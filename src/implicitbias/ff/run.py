@@ -94,6 +94,7 @@ def train_run(
     callbacks: Sequence[Callback] = (),
     dataset: Any = None,
     snapshots: Sequence[int] = (),
+    wait: float = 0.0,
 ) -> RunDir:
     """Train (or reuse, or resume) the run of ``cfg``; returns its :class:`RunDir`.
 
@@ -116,6 +117,8 @@ def train_run(
             (:mod:`implicitbias.ff.snapshots`); counts above ``epochs`` are dropped. Not part of
             the run's identity: a completed run lacking a requested snapshot is an error
             (retrain with ``force``).
+        wait: seconds to wait while another process holds the run (e.g. trains it); if it
+            completes meanwhile it is reused (0: :class:`~implicitbias.errors.RunLockedError` at once).
     """
     cfg, user = prepare(cfg, dataset)
     cfg = resolve_config(cfg)
@@ -126,19 +129,26 @@ def train_run(
     snaps = clip_snapshots(snapshots, int(cfg.epochs))  # type: ignore[arg-type]
     if not force and RunDir(run_path(out_root, f"ff/{cfg.algo}", cfg), f"ff/{cfg.algo}").is_complete:
         done = RunDir.open(out_root, f"ff/{cfg.algo}", cfg)
-        missing = sorted(set(snaps) - set(done.read_json("summary").get("snapshots", [])))
-        if missing:
-            raise UserInputError(f"run {done.path} completed without snapshots at epochs {missing}; "
-                                 "retrain it with --force to record them")
+        _check_snapshots(done, snaps)
         return done
     t_start = time.perf_counter()
     data = load_run_data(cfg, data_dir, user)  # data errors surface before anything is written
     check_fits(memory_estimate(cfg, data), f"ff train ({cfg.data or cfg.dataset}, hidden={list(cfg.hidden)}, batch {cfg.batch_size})")
     built = build_trainer(cfg, dev, data_dir, callbacks, data)
-    with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True) as run:
+    with RunDir.open(out_root, f"ff/{cfg.algo}", cfg, force=force, lock=True, wait=wait) as run:
         if not run.is_complete:
             _train(cfg, run, built, data, resume, progress, t_start, snaps)
+        elif snaps:  # completed by another process while we waited
+            _check_snapshots(run, snaps)
     return run
+
+
+def _check_snapshots(run: RunDir, snaps: Sequence[int]) -> None:
+    """A completed run must hold every requested snapshot (they are not part of its identity)."""
+    missing = sorted(set(snaps) - set(run.read_json("summary").get("snapshots", [])))
+    if missing:
+        raise UserInputError(f"run {run.path} completed without snapshots at epochs {missing}; "
+                             "retrain it with --force to record them")
 
 
 def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch.Tensor], data: RunData,

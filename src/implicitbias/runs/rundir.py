@@ -94,6 +94,7 @@ class RunDir:
         force: bool = False,
         must_be_new: bool = False,
         lock: bool = False,
+        wait: float = 0.0,
     ) -> RunDir:
         """Open (creating if needed) the run directory of ``config``.
 
@@ -106,11 +107,13 @@ class RunDir:
                 ``force`` is false (instead of returning it for reuse).
             lock: hold the run's lock file (``filelock``) until :meth:`release` (or the end
                 of a ``with`` block); a completed run that is reused is not locked.
+            wait: seconds to wait for a lock held by another process (0: fail at once); a
+                run the other process completed meanwhile is returned for reuse.
 
         Raises:
             UserInputError: ``root`` is not a usable folder, or ``config.json`` is
                 unreadable or holds another config.
-            RunLockedError: ``lock=True`` and another process holds the lock.
+            RunLockedError: ``lock=True`` and another process holds the lock (past ``wait``).
         """
         check_out_dir(root)
         path = run_path(root, experiment, config)
@@ -121,7 +124,7 @@ class RunDir:
             return run
         path.mkdir(parents=True, exist_ok=True)
         if lock:
-            run._acquire()
+            run._acquire(wait)
         try:
             if run.is_complete and not force:  # another writer completed it while we waited
                 return run
@@ -157,8 +160,8 @@ class RunDir:
             )
 
     # ---- locking ------------------------------------------------------------------------
-    def _acquire(self) -> None:
-        lk = FileLock(str(self.path / LOCK), timeout=0)
+    def _acquire(self, wait: float = 0.0) -> None:
+        lk = FileLock(str(self.path / LOCK), timeout=max(0.0, float(wait)))
         try:
             lk.acquire()
         except Timeout:

@@ -86,6 +86,7 @@ class Config:
         k: LOO ensemble parameter; samples: ``correct`` (paper) or ``all``.
         n_id: points for TwoNN (0 = skip); stat_test: also the Mann–Whitney/BH ensembles.
         device: ``auto`` | ``cpu`` | ``cuda``; runs_root: where FF runs go ("" = the runs root).
+        wait_s: seconds to wait for a run another process is training (0: fail at once).
         data: a user dataset (image folder / tarball, ``.npz``, CSV; docs/your-data.md) used
             instead of ``datasets``, trained with the ``*_AUTO`` presets at their data-sized
             epochs (``ff_epochs`` etc. are then ignored); zero-shot runs only if the class exists.
@@ -108,6 +109,7 @@ class Config:
     stat_test: bool = True
     device: str = "auto"
     runs_root: str = ""
+    wait_s: float = bounded(0.0, ge=0, le=10**7)
     data: str = ""
 
     def validate(self) -> None:
@@ -197,15 +199,20 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
         prog(done, total, f"{ds} {NAMES[algo]}{what} seed {seed}")
         done += 1
         return train_run(_ff_config(cfg, preset, algo, seed, exclude), out_root=root, device=cfg.device,
-                         snapshots=cfg.snapshots)
+                         snapshots=cfg.snapshots, wait=cfg.wait_s)
 
     for ds, (preset, test_set, _) in data.items():
-        runs = {a: [train(ds, preset, a, seed).path for seed in range(cfg.seeds)] for a in ALGOS}
-        results[ds] = {a: [analyze_run(p, opts) for p in ps] for a, ps in runs.items()}
-        x_te, y_te = test_set(get_run_config(results[ds]["ff"][0]).get("normalization", "paper"))
-        sims[ds] = input_similarity(x_te, y_te)
-        traj[ds] = {a: algo_trajectory(list(zip(map(str, runs[a]), results[ds][a], strict=True)), sims[ds], opts, cfg.device)
-                    for a in ALGOS}
+        results[ds], traj[ds] = {}, {}
+        for a in ("bp", "bpff", "ff"):  # shortest schedules first: their runs are ready first
+            paths = []
+            for seed in range(cfg.seeds):  # each run is analysed as soon as it is there
+                paths.append(train(ds, preset, a, seed).path)
+                results[ds].setdefault(a, []).append(analyze_run(paths[-1], opts))
+            if ds not in sims:
+                x_te, y_te = test_set(get_run_config(results[ds][a][0]).get("normalization", "paper"))
+                sims[ds] = input_similarity(x_te, y_te)
+            traj[ds][a] = algo_trajectory(list(zip(map(str, paths), results[ds][a], strict=True)), sims[ds], opts, cfg.device)
+        results[ds] = {a: results[ds][a] for a in ALGOS}
         zero[ds] = {}
         for algo in cfg.zero_shot_algos if held else ():
             zruns = [(str(train(ds, preset, algo, seed, (c,)).path), c, seed)
