@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from implicitbias.device import resolve_device
 from implicitbias.errors import UserInputError
 from implicitbias.ff.config import FFConfig, resolve_config
 from implicitbias.ff.evaluate import (
@@ -76,7 +77,7 @@ def materialize(
     if not (path / "model.safetensors").exists():
         raise UserInputError(f"{path} is not a completed run (no model.safetensors): finish it with --resume first")
     cfg = _run_config(path)
-    dev = torch.device(device)
+    dev = resolve_device(device)
     built = build_trainer(cfg, dev, data_dir, data=data if data is not None else load_run_data(cfg, data_dir))
     write_snapshots(path, cfg, *built, todo)
     return {s: p for s, p in out.items() if s not in todo or is_materialized(p)}
