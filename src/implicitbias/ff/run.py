@@ -229,6 +229,7 @@ def _train(cfg: FFConfig, run: RunDir, built: tuple[Trainer, torch.Tensor, torch
         summary["test_acc_unseen"] = float(correct[held].mean()) if bool(held.any()) else float("nan")
     run.write_json("summary", summary)
     if snaps:  # representations of the snapshots, from their weights (ff/snapshot_eval.py)
-        write_snapshots(run.path, cfg, tr, x_te, y_te, [s for s in snaps if s in snapshot_epochs(run.path)])
+        stored = set(snapshot_epochs(run.path))
+        write_snapshots(run.path, cfg, tr, x_te, y_te, [s for s in snaps if s in stored])
     (run.path / "checkpoint.safetensors").unlink(missing_ok=True)  # model.safetensors has the weights
     run.mark_complete({k: summary[k] for k in ("test_acc", "per_layer_acc", "wall_time_s", "epochs")})

@@ -9,7 +9,7 @@ BP stores ``layer{l}.true`` only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from implicitbias.ff.rundata import RunData, load_run_data
 from implicitbias.ff.trainer import Callback, Trainer
 from implicitbias.runs import RunDir
 
-__all__ = ["build_trainer", "save_representations"]
+__all__ = ["build_trainer", "save_representations", "wrong_test_labels", "label_conditions"]
 
 
 def build_trainer(
@@ -38,18 +38,29 @@ def build_trainer(
 
 
 
+def wrong_test_labels(tr: Trainer, y: torch.Tensor) -> torch.Tensor:
+    """One wrong label per test image ``(N,)``, from the run's stream ``"test-wrong-labels"``
+    (the same labels for the run and each of its snapshots)."""
+    g = tr.gen("test-wrong-labels")
+    return (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
+
+
+def label_conditions(tr: Trainer, x: torch.Tensor, y: torch.Tensor, wrong: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
+    """The embedded inputs of the ``true`` / ``neutral`` / ``wrong`` label conditions, built on call
+    (one condition in memory at a time)."""
+    return {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
+
+
 @torch.inference_mode()
 def save_representations(tr: Trainer, run: RunDir, x: torch.Tensor, y: torch.Tensor, res: dict[str, Any]) -> None:
     """Write ``representations.safetensors`` (see module docstring)."""
-    g = tr.gen("test-wrong-labels")
-    wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
+    wrong = wrong_test_labels(tr, y)
     out: dict[str, torch.Tensor] = {"labels": y, "pred": res["pred"], "wrong_labels": wrong}
     if tr.bp:
         for li, h in enumerate(layer_activations(tr.net, x, dtype=torch.float16)):
             out[f"layer{li + 1}.true"] = h
     else:
-        conds = {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
-        for name, make in conds.items():  # one condition at a time, float16 chunk by chunk
+        for name, make in label_conditions(tr, x, y, wrong).items():  # float16 chunk by chunk
             for li, h in enumerate(layer_activations(tr.net, make(), dtype=torch.float16)):
                 out[f"layer{li + 1}.{name}"] = h
         if "goodness" in res:  # label-scored runs (not unsupervised hybrid ones)

@@ -34,7 +34,12 @@ from implicitbias.ff.evaluate import (
     per_layer_predictions,
     predict,
 )
-from implicitbias.ff.run_io import build_trainer, save_representations
+from implicitbias.ff.run_io import (
+    build_trainer,
+    label_conditions,
+    save_representations,
+    wrong_test_labels,
+)
 from implicitbias.ff.rundata import RunData, load_run_data
 from implicitbias.ff.snapshots import is_materialized, snapshot_epochs, snapshot_path
 from implicitbias.runs import RunDir
@@ -71,7 +76,8 @@ def materialize(
     path = Path(run_path)
     epochs = snapshot_epochs(path)
     out = {s: snapshot_path(path, s) for s in epochs}
-    todo = [s for s in epochs if (force or not is_materialized(out[s])) and (only is None or s in set(only))]
+    wanted = set(epochs if only is None else only)
+    todo = [s for s in epochs if s in wanted and (force or not is_materialized(out[s]))]
     if not todo:
         return out
     if not (path / "model.safetensors").exists():
@@ -128,11 +134,10 @@ def _greedy_snapshot(tr: Any, final: dict[str, torch.Tensor], parts: dict[str, d
     L = len(tr.net.layers)
     if any(f"weights_phase{li}.safetensors" not in parts for li in range(L)):
         return None
-    g = tr.gen("test-wrong-labels")
-    wrong = (y + torch.randint(1, tr.K, y.shape, generator=g, device=y.device)) % tr.K
+    wrong = wrong_test_labels(tr, y)
     G = torch.empty(x.shape[0], tr.K, L, device=x.device)
     arrays: dict[str, torch.Tensor] = {"labels": y, "wrong_labels": wrong}
-    conds = {"true": lambda: tr.emb.embed(x, y), "neutral": lambda: tr.emb.neutral(x), "wrong": lambda: tr.emb.embed(x, wrong)}
+    conds = label_conditions(tr, x, y, wrong)
     for li in range(L):
         tr.net.load_state_dict({**final, **parts[f"weights_phase{li}.safetensors"]})
         G[:, :, li] = label_goodness(tr.net, tr.emb, x, cfg.goodness)[:, :, li]

@@ -23,7 +23,7 @@ from implicitbias.analysis.ff_compare import (
     seed_values,
 )
 from implicitbias.experiments.base import Claim
-from implicitbias.experiments.ff.statistics import mean_ci
+from implicitbias.experiments.ff.statistics import mean_ci, paired
 
 __all__ = ["PAPER_HOYER", "PAPER_ACC", "PAPER_L1", "NAMES", "ALGOS", "make_claims"]
 
@@ -104,8 +104,7 @@ def _per_algo(ds: str, R: dict[str, list[dict[str, Any]]], add: Any, sched: str)
 def _verdicts_1_to_4(ds: str, R: dict[str, list[dict[str, Any]]], sim: np.ndarray, k: float, add: Any) -> None:
     ff = R["ff"]
     h_ff, h_bpff, h_bp = (seed_values(R[a], 1, "hoyer", "mean") for a in ALGOS)
-    n = min(len(h_ff), len(h_bp), len(h_bpff))
-    d1, d2 = h_ff[:n] - h_bp[:n], h_bpff[:n] - h_bp[:n]
+    d1, d2 = paired(h_ff, h_bp), paired(h_bpff, h_bp)
     p1 = PAPER_L1.get(ds)
     add(f"(1) {ds}: FF layer 1 sparser than BP", f"FF {p1[0]} vs BP {p1[2]}" if p1 else "FF > BP (MNIST 0.845 vs 0.495)",
         f"FF {_fmt(h_ff[0])} vs BP {_fmt(h_bp[0])}", "Δ " + mean_ci(d1), bool(np.all(d1 > 0)),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from implicitbias.errors import UserInputError
-from implicitbias.experiments.ff.statistics import interval95
+from implicitbias.experiments.ff.statistics import interval95, paired
 
 __all__ = ["STATISTICS", "verdict_statistics", "markdown"]
 
@@ -57,8 +57,7 @@ def _series(t: dict[str, Any], spec: tuple[str, ...], idx: int) -> tuple[np.ndar
         a, b = at(spec[1], spec[3]), at(spec[2], spec[3])
         if a is None or b is None:
             return None
-        n = min(a[0].size, b[0].size)
-        return a[0][:n] - b[0][:n], f"{a[1]}/{b[1]}"
+        return paired(a[0], b[0]), f"{a[1]}/{b[1]}"
     v = at(spec[1], spec[2])
     return None if v is None else (v[0], str(v[1]))
 

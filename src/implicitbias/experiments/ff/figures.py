@@ -12,7 +12,7 @@ from implicitbias.analysis.ensembles import ensembles_loo
 from implicitbias.analysis.ff_compare import per_class_hoyer
 from implicitbias.experiments.base import ExperimentResult
 from implicitbias.experiments.ff.claims import ALGOS, NAMES, PAPER_ACC, PAPER_L1
-from implicitbias.experiments.ff.statistics import RUN_STATS, ZS_STATS
+from implicitbias.experiments.ff.statistics import RUN_STATS, ZS_STATS, interval95
 from implicitbias.ff.analyze_run import load_representations
 from implicitbias.runs import RunDir
 
@@ -37,6 +37,22 @@ def _length_panels(ds: str, traj: dict[str, Any]) -> tuple[list[tuple[str, str, 
     if acc:
         refs["acc"] = {a: (sum(r) / 2, f"paper {NAMES[a]} {r[0]:.3f}–{r[1]:.3f}") for a, r in acc.items()}
     return panels, refs
+
+
+def _length_curves(traj: dict[str, Any]) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]]]:
+    """Per series and statistic: epochs and the mean with its 95 % t-interval over seeds (:func:`interval95`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for series, t in traj.items():
+        x = np.asarray(t.get("epochs", []), dtype=float)
+        if not len(x):
+            continue
+        for key, vals in t.items():
+            if key in ("epochs", "classes"):
+                continue
+            Y = np.array([[np.nan if v is None else v for v in row] for row in vals], dtype=float).reshape(len(x), -1)
+            m, lo, hi = (np.array(c) for c in zip(*(interval95(row) for row in Y), strict=True))
+            out.setdefault(series, {})[key] = (x, m, lo, hi, Y.shape[1])
+    return out
 
 
 def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
@@ -78,6 +94,6 @@ def figures(result: ExperimentResult, run_dir: RunDir) -> list[str]:
         t = lengths.get(ds)
         if t:
             panels, refs = _length_panels(ds, t)
-            out.append(training_length(t, panels, refs, run_dir.figure_path(f"training_length_{ds}"),
+            out.append(training_length(_length_curves(t), panels, refs, run_dir.figure_path(f"training_length_{ds}"),
                                        title=f"{ds}: verdict statistics against training length (mean, 95 % t-interval over seeds)"))
     return [str(p.relative_to(run_dir.path)) for p in out]

@@ -224,9 +224,9 @@ def run(cfg: Config, run_dir: RunDir, progress: Progress | None = None) -> Exper
     claims, table = make_claims(_schedule(cfg), cfg.k, cfg.n_id > 0, results, zero, sims)
     run_dir.write_json("ff_analysis", {
         "runs": {ds: {a: [to_json(r) for r in rs] for a, rs in d.items()} for ds, d in results.items()},
-        "zero_shot": _json_safe(zero), "table": table, "class_names": {ds: list(n) for ds, n in names.items()},
+        "zero_shot": to_json(zero), "table": table, "class_names": {ds: list(n) for ds, n in names.items()},
     })
-    run_dir.write_json("training_length", _json_safe(traj))
+    run_dir.write_json("training_length", to_json(traj))
     metrics: dict[str, Any] = {"table": table}
     for algo in ALGOS:  # pooled over datasets, one value per (dataset, seed)
         metrics[f"test_acc.{algo}"] = [float(r["test_acc"]) for R in results.values() for r in R[algo]]
@@ -241,17 +241,6 @@ def _schedule(cfg: Config) -> str:
         return ""
     e = [str(v) if v else "paper" for v in (cfg.ff_epochs, cfg.bpff_epochs, cfg.bp_epochs)]
     return f"{e[0]}/{e[1]}/{e[2]} epochs (FF per layer) vs paper 1200|100/300/80"
-
-
-def _json_safe(v: Any) -> Any:
-    """Nested dicts/lists of floats with NaN -> None."""
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items() if not str(k).startswith("_")}
-    if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
-    if isinstance(v, float) and v != v:
-        return None
-    return v
 
 
 def get_run_config(res: dict[str, Any]) -> dict[str, Any]:

@@ -68,13 +68,11 @@ def run_stats(res: dict[str, Any], similarity: np.ndarray | None) -> dict[str, f
 def zero_shot_row(layer1: np.ndarray, labels: np.ndarray, unseen: int, k: float, seed: int) -> dict[str, Any]:
     """Zero-shot statistics of the held-out class ``unseen`` from layer-1 activities ``(N, H)``."""
     st = zero_shot_stats(layer1, labels, unseen, k, seed)
-    st["forms"] = zero_shot_forms(st)
     return {
         "zs_split_half": float(st["split_half_jaccard"]),
         "zs_max_jaccard": float(st["max_jaccard_seen"]),
         "zs_size": float(st["size"]),
-        "zs_forms": float(bool(st["forms"])),
-        "_stats": st,
+        "zs_forms": float(bool(zero_shot_forms(st))),
     }
 
 
